@@ -1,0 +1,164 @@
+//! One error enum for everything that can go wrong reading, verifying or
+//! signing a bundle.
+
+use std::fmt;
+
+use crate::time::UnixTime;
+
+/// The part of a compact JWS a problem was found in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Header,
+    Payload,
+    Signature,
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Part::Header => "header",
+            Part::Payload => "payload",
+            Part::Signature => "signature",
+        })
+    }
+}
+
+/// Why a bundle was not accepted (or could not be produced).
+///
+/// A failed signature check is one opaque variant, [`BundleError::BadSignature`]:
+/// it never says which check inside the verification failed.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BundleError {
+    /// Larger than the limit; checked before any parsing.
+    TooLarge { size: usize, max: usize },
+    /// Not three dot-separated base64url parts.
+    NotCompactJws,
+    /// A part is not canonical unpadded base64url.
+    Base64 { part: Part },
+    /// A part is not the JSON it should be.
+    Json { part: Part, detail: String },
+    /// A JSON object repeats a member name.
+    DuplicateMember { part: Part, name: String },
+    /// `alg` is not `EdDSA`.
+    UnsupportedAlgorithm { alg: String },
+    /// The header has no `kid`.
+    MissingKeyId,
+    /// `typ` does not name a signalgate bundle.
+    WrongType { typ: Option<String> },
+    /// `crit` lists an extension this gate does not implement, or is malformed.
+    UnsupportedCritical { name: String },
+    /// No key with this `kid` in the key set (never seen, or retired).
+    UnknownKey { kid: String },
+    /// The signature does not verify.
+    BadSignature,
+    /// Past `exp` (allowing for skew).
+    Expired { expired_at: UnixTime, now: UnixTime },
+    /// Before `nbf` (allowing for skew).
+    NotYetValid { not_before: UnixTime, now: UnixTime },
+    /// `aud` is not this gate's audience.
+    WrongAudience { expected: String, found: String },
+    /// `ten` is not this gate's tenant.
+    WrongTenant { expected: String, found: String },
+    /// A claim breaks the schema.
+    InvalidClaim { field: String, problem: String },
+    /// The bundle id or subject has been revoked.
+    Revoked { what: &'static str },
+}
+
+impl fmt::Display for BundleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BundleError::TooLarge { size, max } => write!(f, "bundle is {size} bytes, more than the limit of {max}"),
+            BundleError::NotCompactJws => f.write_str("bundle is not a compact JWS: expected three base64url parts separated by `.`"),
+            BundleError::Base64 { part } => write!(f, "bundle {part} is not canonical unpadded base64url"),
+            BundleError::Json { part, detail } => write!(f, "bundle {part} is not valid JSON: {detail}"),
+            BundleError::DuplicateMember { part, name } => write!(f, "bundle {part} repeats the member `{name}`"),
+            BundleError::UnsupportedAlgorithm { alg } => write!(f, "header `alg` must be `EdDSA`, found `{alg}`"),
+            BundleError::MissingKeyId => f.write_str("header has no `kid`"),
+            BundleError::WrongType { typ: Some(t) } => write!(f, "header `typ` must be `{}`, found `{t}`", super::BUNDLE_TYP),
+            BundleError::WrongType { typ: None } => write!(f, "header `typ` is missing, expected `{}`", super::BUNDLE_TYP),
+            BundleError::UnsupportedCritical { name } => write!(f, "header `crit` names `{name}`, which this gate does not implement"),
+            BundleError::UnknownKey { kid } => write!(f, "no active key with `kid` `{kid}`"),
+            BundleError::BadSignature => f.write_str("signature does not verify"),
+            BundleError::Expired { expired_at, now } => write!(f, "bundle expired at {expired_at} (now {now})"),
+            BundleError::NotYetValid { not_before, now } => write!(f, "bundle is not valid before {not_before} (now {now})"),
+            BundleError::WrongAudience { expected, found } => write!(f, "claim `aud` is `{found}`, expected `{expected}`"),
+            BundleError::WrongTenant { expected, found } => write!(f, "claim `ten` is `{found}`, expected `{expected}`"),
+            BundleError::InvalidClaim { field, problem } => write!(f, "claim `{field}`: {problem}"),
+            BundleError::Revoked { what } => write!(f, "bundle {what} has been revoked"),
+        }
+    }
+}
+
+impl std::error::Error for BundleError {}
+
+impl BundleError {
+    /// A short stable code for logs and decisions (`bad_signature`, `expired`, ...).
+    pub fn code(&self) -> &'static str {
+        match self {
+            BundleError::TooLarge { .. } => "too_large",
+            BundleError::NotCompactJws => "not_compact_jws",
+            BundleError::Base64 { .. } => "bad_base64",
+            BundleError::Json { .. } => "bad_json",
+            BundleError::DuplicateMember { .. } => "duplicate_member",
+            BundleError::UnsupportedAlgorithm { .. } => "unsupported_alg",
+            BundleError::MissingKeyId => "missing_kid",
+            BundleError::WrongType { .. } => "wrong_typ",
+            BundleError::UnsupportedCritical { .. } => "unsupported_crit",
+            BundleError::UnknownKey { .. } => "unknown_key",
+            BundleError::BadSignature => "bad_signature",
+            BundleError::Expired { .. } => "expired",
+            BundleError::NotYetValid { .. } => "not_yet_valid",
+            BundleError::WrongAudience { .. } => "wrong_audience",
+            BundleError::WrongTenant { .. } => "wrong_tenant",
+            BundleError::InvalidClaim { .. } => "invalid_claim",
+            BundleError::Revoked { .. } => "revoked",
+        }
+    }
+}
+
+/// Why a key or key set was not accepted.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyError {
+    /// Not the JSON a JWK or JWK Set should be.
+    Json { detail: String },
+    /// A member has the wrong value (`kty`, `crv`, `alg`, `use`, `key_ops`).
+    Unsupported { member: &'static str, found: String },
+    /// `x` or `d` is not 32 bytes of canonical base64url.
+    BadKeyBytes { member: &'static str },
+    /// The public key is not a valid curve point or has small order.
+    WeakPublicKey,
+    /// `d` does not belong to `x`.
+    Mismatch,
+    /// Two keys in a set share a `kid`.
+    DuplicateKid { kid: String },
+    /// A `kid` that is not an identifier.
+    BadKid { kid: String },
+    /// A public key set carries private key material.
+    PrivateInPublicSet { kid: String },
+    /// The key set is empty or too large.
+    SetSize { found: usize },
+    /// The operating system or browser gave no randomness.
+    Randomness { detail: String },
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyError::Json { detail } => write!(f, "key is not valid JWK JSON: {detail}"),
+            KeyError::Unsupported { member, found } => write!(f, "key member `{member}` is `{found}`, only Ed25519 signing keys (OKP, EdDSA) are accepted"),
+            KeyError::BadKeyBytes { member } => write!(f, "key member `{member}` must be 32 bytes of unpadded base64url"),
+            KeyError::WeakPublicKey => f.write_str("public key is not a valid Ed25519 point or has small order"),
+            KeyError::Mismatch => f.write_str("private key `d` does not match public key `x`"),
+            KeyError::DuplicateKid { kid } => write!(f, "key set has two keys with `kid` `{kid}`"),
+            KeyError::BadKid { kid } => write!(f, "`kid` {kid:?} is not an identifier (1-64 of A-Z a-z 0-9 . _ : -)"),
+            KeyError::PrivateInPublicSet { kid } => write!(f, "key `{kid}` in a public key set carries private material `d`"),
+            KeyError::SetSize { found } => write!(f, "a key set holds 1 to {} keys, found {found}", super::keys::MAX_KEYS),
+            KeyError::Randomness { detail } => write!(f, "no randomness available for key generation: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}

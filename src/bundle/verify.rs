@@ -1,0 +1,155 @@
+//! Bundles in their two states: [`UnverifiedBundle`] (parsed, untrusted) and
+//! [`VerifiedBundle`] (signature, time, audience and tenant checked). Only a
+//! `VerifiedBundle` can be evaluated.
+
+use super::error::{BundleError, Part};
+use super::jws::{self, strict_json, Header};
+use super::keys::KeySet;
+use super::BUNDLE_TYP;
+use crate::model::Claims;
+use crate::time::{Span, UnixTime};
+
+/// Largest bundle accepted, in bytes of compact serialization.
+pub const MAX_BUNDLE_BYTES: usize = 16 * 1024;
+
+/// Default allowance for clocks that disagree.
+pub const DEFAULT_SKEW: Span = Span::seconds(60);
+
+/// What the verifying gate expects of a bundle besides a good signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expectations {
+    /// Required `aud`.
+    pub audience: String,
+    /// Required `ten`, if the gate serves one tenant.
+    pub tenant: Option<String>,
+    /// Allowed clock disagreement for `nbf`, `iat` and `exp`.
+    pub max_skew: Span,
+}
+
+impl Expectations {
+    /// Expect `audience` and `tenant`, with the default skew.
+    pub fn new(audience: &str, tenant: Option<&str>) -> Self {
+        Expectations { audience: audience.to_string(), tenant: tenant.map(str::to_string), max_skew: DEFAULT_SKEW }
+    }
+}
+
+/// A bundle that has been parsed but not verified. Its claims can be read
+/// for inspection only; nothing evaluates them.
+#[derive(Debug, Clone)]
+pub struct UnverifiedBundle {
+    signing_input_len: usize,
+    token: String,
+    header: Header,
+    claims: Claims,
+    signature: [u8; 64],
+}
+
+impl UnverifiedBundle {
+    /// Parses a compact JWS bundle: size bound, canonical base64url, strict
+    /// JSON (no duplicate members), `alg` `EdDSA`, `kid` present, the bundle
+    /// `typ`, no `crit`, and claims that follow the schema.
+    pub fn parse(token: &str) -> Result<Self, BundleError> {
+        let parsed = jws::parse_compact(token, MAX_BUNDLE_BYTES)?;
+        let typ_ok = parsed.header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(BUNDLE_TYP));
+        if !typ_ok {
+            return Err(BundleError::WrongType { typ: parsed.header.typ.clone() });
+        }
+        if parsed.header.kid.as_deref().is_none_or(str::is_empty) {
+            return Err(BundleError::MissingKeyId);
+        }
+        let claims: Claims = strict_json(Part::Payload, &parsed.payload)?;
+        claims.validate().map_err(|e| BundleError::InvalidClaim { field: e.field, problem: e.problem })?;
+        Ok(UnverifiedBundle {
+            signing_input_len: parsed.signing_input.len(),
+            token: token.to_string(),
+            header: parsed.header,
+            claims,
+            signature: parsed.signature,
+        })
+    }
+
+    /// The protected header, untrusted.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The claims, untrusted: for inspection and diagnostics only.
+    pub fn claims_unverified(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// The `kid` the bundle names.
+    pub fn kid(&self) -> &str {
+        self.header.kid.as_deref().unwrap_or_default()
+    }
+
+    /// Checks the signature with the key named by `kid`, then the time window
+    /// (with skew), audience and tenant.
+    pub fn verify(self, keys: &KeySet, expect: &Expectations, now: UnixTime) -> Result<VerifiedBundle, BundleError> {
+        let key = keys.get(self.kid()).ok_or_else(|| BundleError::UnknownKey { kid: self.kid().to_string() })?;
+        let signature = ed25519_dalek::Signature::from_bytes(&self.signature);
+        key.verifying_key()
+            .verify_strict(&self.token.as_bytes()[..self.signing_input_len], &signature)
+            .map_err(|_| BundleError::BadSignature)?;
+        check_claims(&self.claims, expect, now)?;
+        Ok(VerifiedBundle { kid: key.kid().to_string(), signature: self.signature, claims: self.claims })
+    }
+
+}
+
+/// The time window, audience and tenant checks, shared by first verification
+/// and by re-checks of a cached bundle.
+fn check_claims(c: &Claims, expect: &Expectations, now: UnixTime) -> Result<(), BundleError> {
+    {
+        let late = now.before(expect.max_skew);
+        let early = now.after(expect.max_skew);
+        if late >= c.expires_at {
+            return Err(BundleError::Expired { expired_at: c.expires_at, now });
+        }
+        if early < c.not_before {
+            return Err(BundleError::NotYetValid { not_before: c.not_before, now });
+        }
+        if early < c.issued_at {
+            return Err(BundleError::NotYetValid { not_before: c.issued_at, now });
+        }
+        if c.audience != expect.audience {
+            return Err(BundleError::WrongAudience { expected: expect.audience.clone(), found: c.audience.clone() });
+        }
+        if let Some(tenant) = expect.tenant.as_deref().filter(|t| *t != c.tenant) {
+            return Err(BundleError::WrongTenant { expected: tenant.to_string(), found: c.tenant.clone() });
+        }
+        Ok(())
+    }
+}
+
+/// A bundle whose signature, time window, audience and tenant have been
+/// checked. Only [`UnverifiedBundle::verify`] makes one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedBundle {
+    kid: String,
+    signature: [u8; 64],
+    claims: Claims,
+}
+
+impl VerifiedBundle {
+    /// The verified claims.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// The `kid` of the key that verified it.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// Re-checks the time window, audience and tenant, for a bundle verified
+    /// earlier and kept in a cache: the signature need not be checked again.
+    pub fn recheck(&self, expect: &Expectations, now: UnixTime) -> Result<(), BundleError> {
+        check_claims(&self.claims, expect, now)
+    }
+
+    /// The signature bytes: a unique key for caching this bundle.
+    pub fn signature(&self) -> &[u8; 64] {
+        &self.signature
+    }
+}

@@ -1,0 +1,254 @@
+//! The claims of a signal bundle (schema version 1).
+//!
+//! Claim names are short so that a typical 16-signal bundle fits in one
+//! cookie. Field by field:
+//!
+//! | claim | meaning |
+//! |---|---|
+//! | `v` | schema version, `1` |
+//! | `iss` | issuer: the origin that signed the bundle |
+//! | `sub` | subject: a stable pseudonymous id (an identifier, never an email or device id) |
+//! | `ten` | tenant the signals belong to |
+//! | `aud` | audience: the gate deployment the bundle is meant for |
+//! | `iat`, `nbf`, `exp` | issued at, not before, expires (Unix seconds) |
+//! | `jti` | bundle id, for revocation |
+//! | `pv` | version of the policy the origin applied |
+//! | `idc` | identity-resolution confidence, 0 to 1 |
+//! | `cons` | consent records by id: `st` status (`granted`, `denied`, `revoked`), `pur` purposes, `scp` scopes, `lb` legal basis |
+//! | `sig` | the signals |
+//!
+//! Each signal: `id`, `cls` (a policy class), `val` (a controlled value, never
+//! free text), `src` (source channel), `cap` (captured at), `exp` (expires at),
+//! `rcf` (last reconfirmed at, optional), `ver` (version, from 1), `con` (the id
+//! of its consent record in `cons`), `prv` (provenance hash: 16 bytes, base64url).
+//!
+//! ```
+//! use signalgate::model::Claims;
+//! let json = r#"{"v":1,"iss":"https://origin.example","sub":"u-1","ten":"demo-shop",
+//!   "aud":"signalgate","iat":100,"nbf":100,"exp":200,"jti":"b-1","pv":"p1","idc":0.9,
+//!   "cons":{"c1":{"st":"granted","pur":["personalization"],"scp":["web"],"lb":"consent"}},
+//!   "sig":[{"id":"s1","cls":"interest","val":"running","src":"web","cap":100,"exp":900,
+//!           "ver":1,"con":"c1","prv":"AAAAAAAAAAAAAAAAAAAAAA"}]}"#;
+//! let claims: Claims = serde_json::from_str(json).unwrap();
+//! claims.validate().unwrap();
+//! assert_eq!(claims.signals[0].class, "interest");
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::ident::{is_ident, is_uriish, is_value};
+use crate::time::UnixTime;
+
+/// The claims schema version this build reads and writes.
+pub const CLAIMS_VERSION: u32 = 1;
+/// Most signals one bundle may carry.
+pub const MAX_SIGNALS: usize = 256;
+/// Most consent records one bundle may carry.
+pub const MAX_CONSENTS: usize = 64;
+/// Most purposes or scopes one consent record may list.
+pub const MAX_LIST: usize = 16;
+
+/// A bundle's claims. See the module docs for the schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claims {
+    #[serde(rename = "v")]
+    pub version: u32,
+    #[serde(rename = "iss")]
+    pub issuer: String,
+    #[serde(rename = "sub")]
+    pub subject: String,
+    #[serde(rename = "ten")]
+    pub tenant: String,
+    #[serde(rename = "aud")]
+    pub audience: String,
+    #[serde(rename = "iat")]
+    pub issued_at: UnixTime,
+    #[serde(rename = "nbf")]
+    pub not_before: UnixTime,
+    #[serde(rename = "exp")]
+    pub expires_at: UnixTime,
+    #[serde(rename = "jti")]
+    pub bundle_id: String,
+    #[serde(rename = "pv")]
+    pub policy_version: String,
+    #[serde(rename = "idc")]
+    pub identity_confidence: f64,
+    #[serde(rename = "cons")]
+    pub consents: BTreeMap<String, ConsentRecord>,
+    #[serde(rename = "sig")]
+    pub signals: Vec<Signal>,
+}
+
+/// One zero-party signal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signal {
+    pub id: String,
+    #[serde(rename = "cls")]
+    pub class: String,
+    #[serde(rename = "val")]
+    pub value: String,
+    #[serde(rename = "src")]
+    pub source: String,
+    #[serde(rename = "cap")]
+    pub captured_at: UnixTime,
+    #[serde(rename = "exp")]
+    pub expires_at: UnixTime,
+    #[serde(rename = "rcf", default, skip_serializing_if = "Option::is_none")]
+    pub reconfirmed_at: Option<UnixTime>,
+    #[serde(rename = "ver")]
+    pub version: u32,
+    #[serde(rename = "con")]
+    pub consent: String,
+    #[serde(rename = "prv")]
+    pub provenance: String,
+}
+
+impl Signal {
+    /// When the subject last confirmed this signal: the later of capture and reconfirmation.
+    pub fn confirmed_at(&self) -> UnixTime {
+        self.reconfirmed_at.map_or(self.captured_at, |r| r.max(self.captured_at))
+    }
+}
+
+/// A consent record, shared by the signals captured under it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentRecord {
+    #[serde(rename = "st")]
+    pub status: ConsentStatus,
+    #[serde(rename = "pur")]
+    pub purposes: Vec<String>,
+    #[serde(rename = "scp")]
+    pub scopes: Vec<String>,
+    #[serde(rename = "lb")]
+    pub legal_basis: LegalBasis,
+}
+
+/// Where a consent record stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentStatus {
+    Granted,
+    Denied,
+    Revoked,
+}
+
+/// The GDPR Art. 6 legal bases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegalBasis {
+    Consent,
+    Contract,
+    LegalObligation,
+    VitalInterest,
+    PublicTask,
+    LegitimateInterest,
+}
+
+/// A claim that parsed as JSON but breaks the schema: which field, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimError {
+    pub field: String,
+    pub problem: String,
+}
+
+fn bad(field: impl Into<String>, problem: impl Into<String>) -> ClaimError {
+    ClaimError { field: field.into(), problem: problem.into() }
+}
+
+fn check_ident(field: &str, s: &str) -> Result<(), ClaimError> {
+    if is_ident(s) {
+        Ok(())
+    } else {
+        Err(bad(field, format!("expected an identifier (1-64 of A-Z a-z 0-9 . _ : -), found {s:?}")))
+    }
+}
+
+fn check_list(field: &str, items: &[String]) -> Result<(), ClaimError> {
+    if items.len() > MAX_LIST {
+        return Err(bad(field, format!("at most {MAX_LIST} entries, found {}", items.len())));
+    }
+    for (i, item) in items.iter().enumerate() {
+        check_ident(&format!("{field}[{i}]"), item)?;
+    }
+    Ok(())
+}
+
+/// True for a base64url (no padding) encoding of exactly 16 bytes.
+fn is_provenance(s: &str) -> bool {
+    use base64::Engine as _;
+    s.len() == 22 && crate::bundle::b64::URL.decode(s).is_ok_and(|b| b.len() == 16)
+}
+
+impl Claims {
+    /// Checks everything the types cannot: versions, identifiers, vocabulary
+    /// shape, bounds, time order and consent references.
+    pub fn validate(&self) -> Result<(), ClaimError> {
+        if self.version != CLAIMS_VERSION {
+            return Err(bad("v", format!("unsupported schema version {}, this gate reads {CLAIMS_VERSION}", self.version)));
+        }
+        if !is_uriish(&self.issuer) {
+            return Err(bad("iss", "expected a URL or name without spaces or quotes"));
+        }
+        check_ident("sub", &self.subject)?;
+        check_ident("ten", &self.tenant)?;
+        if !is_uriish(&self.audience) {
+            return Err(bad("aud", "expected a URL or name without spaces or quotes"));
+        }
+        check_ident("jti", &self.bundle_id)?;
+        check_ident("pv", &self.policy_version)?;
+        if !(self.identity_confidence.is_finite() && (0.0..=1.0).contains(&self.identity_confidence)) {
+            return Err(bad("idc", format!("expected a number from 0 to 1, found {}", self.identity_confidence)));
+        }
+        if self.expires_at <= self.issued_at {
+            return Err(bad("exp", "must be after `iat`"));
+        }
+        if self.expires_at <= self.not_before {
+            return Err(bad("exp", "must be after `nbf`"));
+        }
+        if self.consents.len() > MAX_CONSENTS {
+            return Err(bad("cons", format!("at most {MAX_CONSENTS} records, found {}", self.consents.len())));
+        }
+        for (id, record) in &self.consents {
+            check_ident(&format!("cons.{id}"), id)?;
+            check_list(&format!("cons.{id}.pur"), &record.purposes)?;
+            check_list(&format!("cons.{id}.scp"), &record.scopes)?;
+        }
+        if self.signals.len() > MAX_SIGNALS {
+            return Err(bad("sig", format!("at most {MAX_SIGNALS} signals, found {}", self.signals.len())));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, s) in self.signals.iter().enumerate() {
+            let at = |f: &str| format!("sig[{i}].{f}");
+            check_ident(&at("id"), &s.id)?;
+            if !seen.insert(s.id.as_str()) {
+                return Err(bad(at("id"), format!("duplicate signal id {:?}", s.id)));
+            }
+            check_ident(&at("cls"), &s.class)?;
+            if !is_value(&s.value) {
+                return Err(bad(at("val"), format!("expected a vocabulary value (1-64 of a-z 0-9 _ -), found {:?}", s.value)));
+            }
+            check_ident(&at("src"), &s.source)?;
+            if s.expires_at <= s.captured_at {
+                return Err(bad(at("exp"), "must be after `cap`"));
+            }
+            if s.reconfirmed_at.is_some_and(|r| r < s.captured_at) {
+                return Err(bad(at("rcf"), "must not be before `cap`"));
+            }
+            if s.version == 0 {
+                return Err(bad(at("ver"), "versions start at 1"));
+            }
+            if !self.consents.contains_key(&s.consent) {
+                return Err(bad(at("con"), format!("no consent record {:?} in `cons`", s.consent)));
+            }
+            if !is_provenance(&s.provenance) {
+                return Err(bad(at("prv"), "expected 16 bytes in unpadded base64url (22 characters)"));
+            }
+        }
+        Ok(())
+    }
+}
