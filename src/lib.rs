@@ -1,8 +1,14 @@
 #![doc = include_str!("../README.md")]
-#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod bundle;
+pub mod eval;
 pub mod model;
 pub mod time;
+
+#[cfg(all(feature = "js", target_arch = "wasm32"))]
+pub mod js;
+
+#[cfg(all(feature = "worker", target_arch = "wasm32"))]
+pub mod worker;
 
 pub use time::{Span, UnixTime};

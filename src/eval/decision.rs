@@ -1,0 +1,199 @@
+//! The decision: what the gate allows, and why.
+
+use serde::Serialize;
+
+use crate::model::policy::{Exposure, Field};
+use crate::time::UnixTime;
+
+/// The fallback tiers, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    /// Personalised from fresh, valid signals.
+    Curated,
+    /// From the request context only.
+    Contextual,
+    /// Nothing personal.
+    Generic,
+}
+
+impl Tier {
+    /// The tier's name (`curated`, `contextual`, `generic`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Curated => "curated",
+            Tier::Contextual => "contextual",
+            Tier::Generic => "generic",
+        }
+    }
+}
+
+/// How fresh the bundle's signals are, taken over its best signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Freshness {
+    Fresh,
+    Stale,
+    Expired,
+    Absent,
+}
+
+/// Why a signal was withheld.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Withheld {
+    /// The class is not in the policy.
+    UnknownClass,
+    /// The class may not travel in bundles.
+    ClassNotAllowedInBundle,
+    /// The value is not in the class's vocabulary.
+    ValueNotInVocabulary,
+    /// The consent record's legal basis is not one the class allows.
+    LegalBasisNotAllowed,
+    /// Consent was denied.
+    ConsentNotGranted,
+    /// Consent was revoked.
+    ConsentRevoked,
+    /// The consent's scopes do not include the gate's scope.
+    OtherScope,
+    /// The class may not be used on this channel.
+    ChannelNotAllowed,
+    /// Past its expiry.
+    Expired,
+    /// Soft-expired and not reconfirmed within the window.
+    SoftExpiredNotReconfirmed,
+    /// A newer signal of the same single-valued class wins.
+    Superseded,
+    /// The consent record does not cover the purpose.
+    PurposeNotConsented,
+    /// The class may not be used for the purpose.
+    PurposeNotAllowed,
+    /// Global Privacy Control opts out of the purpose.
+    GpcOptOut,
+}
+
+/// A signal's outcome for one purpose it was withheld from (or for all purposes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Withholding {
+    /// `None` when the reason applies whatever the purpose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    pub reason: Withheld,
+}
+
+/// Why one signal was used or withheld.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignalReason {
+    pub signal: String,
+    pub class: String,
+    /// The context purposes it was used for (empty: withheld).
+    pub used_for: Vec<String>,
+    pub withheld: Vec<Withholding>,
+}
+
+/// Why a segment's token was emitted or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SegmentOutcome {
+    Emitted,
+    RuleNotSatisfied,
+    PurposeNotInContext,
+    IdentityConfidenceBelowThreshold,
+    /// The rule held but the curated tier needs more segments.
+    BelowCuratedMinimum,
+}
+
+/// One segment's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SegmentReason {
+    pub segment: String,
+    pub outcome: SegmentOutcome,
+}
+
+/// A signal inside its reconfirmation lead time: prompt the subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Expiring {
+    pub signal: String,
+    pub class: String,
+    /// When it stops being usable without reconfirmation.
+    pub deadline: UnixTime,
+}
+
+/// Why there is no personalisation at all (the generic tier by failure).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecisionError {
+    /// Stable code (`bad_signature`, `expired`, `wrong_tenant`, `policy`, ...).
+    pub code: String,
+    pub message: String,
+}
+
+/// The reasons behind a decision: for logs and audit, never for page code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Reasons {
+    pub signals: Vec<SignalReason>,
+    pub segments: Vec<SegmentReason>,
+}
+
+/// The gate's decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub tier: Tier,
+    /// Permitted opaque segment tokens, in policy order.
+    pub segments: Vec<String>,
+    pub allowed_categories: Vec<String>,
+    pub allowed_channels: Vec<String>,
+    pub freshness: Freshness,
+    /// Identity-resolution confidence of the bundle, if any.
+    pub confidence: Option<f64>,
+    pub expiring: Vec<Expiring>,
+    pub reasons: Reasons,
+    pub policy_version: String,
+    pub bundle_id: Option<String>,
+    /// Set when the decision is generic because something failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<DecisionError>,
+}
+
+impl Decision {
+    /// The fail-closed decision: generic, no tokens, with the reason.
+    pub fn failed(policy_version: &str, code: &str, message: String) -> Decision {
+        Decision {
+            tier: Tier::Generic,
+            segments: Vec::new(),
+            allowed_categories: Vec::new(),
+            allowed_channels: Vec::new(),
+            freshness: Freshness::Absent,
+            confidence: None,
+            expiring: Vec::new(),
+            reasons: Reasons::default(),
+            policy_version: policy_version.to_string(),
+            bundle_id: None,
+            error: Some(DecisionError { code: code.to_string(), message }),
+        }
+    }
+
+    /// Only the fields `fields` names, as a JSON object (for page code or
+    /// upstream headers, by the policy's exposure rules).
+    pub fn exposed(&self, fields: &[Field]) -> serde_json::Value {
+        let mut out = serde_json::Map::new();
+        for f in fields {
+            let v = match f {
+                Field::Tier => serde_json::json!(self.tier),
+                Field::Segments => serde_json::json!(self.segments),
+                Field::AllowedCategories => serde_json::json!(self.allowed_categories),
+                Field::AllowedChannels => serde_json::json!(self.allowed_channels),
+                Field::Freshness => serde_json::json!(self.freshness),
+                Field::Confidence => serde_json::json!(self.confidence),
+                Field::Expiring => serde_json::json!(self.expiring),
+                Field::PolicyVersion => serde_json::json!(self.policy_version),
+            };
+            out.insert(f.name().to_string(), v);
+        }
+        serde_json::Value::Object(out)
+    }
+
+    /// What page code may see under `exposure`.
+    pub fn for_page(&self, exposure: &Exposure) -> serde_json::Value {
+        self.exposed(&exposure.page)
+    }
+}

@@ -1,0 +1,329 @@
+//! The evaluator: `evaluate(&policy, &verified_bundle, &context) -> Decision`.
+//! Pure and deterministic. Work is linear: one pass over the signals, one
+//! per context purpose to index what is usable, then one step per rule node.
+
+use crate::bundle::VerifiedBundle;
+use crate::model::policy::rule::{Facts, Target};
+use crate::model::policy::{Cardinality, ContextualWhen, Exposes, Policy};
+use crate::model::{ConsentStatus, Signal};
+use crate::time::UnixTime;
+
+use super::context::Context;
+use super::decision::{
+    Decision, Expiring, Freshness, Reasons, SegmentOutcome, SegmentReason, SignalReason, Tier, Withheld, Withholding,
+};
+
+/// A signal that passed every purpose-independent check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Candidate {
+    class: usize,
+    value: usize,
+    /// When it stops being usable without the subject's action.
+    deadline: UnixTime,
+    confirmed_at: UnixTime,
+}
+
+/// Per-signal purpose-independent outcome.
+type Base = Result<Candidate, Withheld>;
+
+/// For one purpose: the latest confirmation among usable signals, by class,
+/// value and category.
+struct PurposeFacts {
+    classes: Vec<Option<UnixTime>>,
+    values: Vec<Option<UnixTime>>,
+    categories: Vec<Option<UnixTime>>,
+    confidence: f64,
+    now: UnixTime,
+}
+
+impl Facts for PurposeFacts {
+    fn latest(&self, class: usize, target: Target) -> Option<UnixTime> {
+        match target {
+            Target::Any => self.classes.get(class).copied().flatten(),
+            Target::Value(v) => self.values.get(v).copied().flatten(),
+            Target::Category(c) => self.categories.get(c).copied().flatten(),
+        }
+    }
+    fn confidence(&self) -> f64 {
+        self.confidence
+    }
+    fn now(&self) -> UnixTime {
+        self.now
+    }
+}
+
+fn bump(slot: &mut Option<UnixTime>, t: UnixTime) {
+    *slot = Some(slot.map_or(t, |old| old.max(t)));
+}
+
+/// Checks that do not depend on the purpose: class, vocabulary, consent
+/// status, legal basis, scope, channel, expiry and soft expiry.
+fn base_check(policy: &Policy, bundle: &VerifiedBundle, s: &Signal, ctx: &Context) -> Base {
+    let claims = bundle.claims();
+    let class_index = *policy.class_index.get(&s.class).ok_or(Withheld::UnknownClass)?;
+    let class = &policy.classes[class_index];
+    if !class.in_bundle {
+        return Err(Withheld::ClassNotAllowedInBundle);
+    }
+    let value = class.value_index(&s.value).ok_or(Withheld::ValueNotInVocabulary)?;
+    // Claims validation guarantees the record exists; a missing one is withheld.
+    let consent = claims.consents.get(&s.consent).ok_or(Withheld::ConsentNotGranted)?;
+    match consent.status {
+        ConsentStatus::Granted => {}
+        ConsentStatus::Denied => return Err(Withheld::ConsentNotGranted),
+        ConsentStatus::Revoked => return Err(Withheld::ConsentRevoked),
+    }
+    if !class.legal_bases.contains(&consent.legal_basis) {
+        return Err(Withheld::LegalBasisNotAllowed);
+    }
+    if !consent.scopes.iter().any(|sc| *sc == ctx.scope) {
+        return Err(Withheld::OtherScope);
+    }
+    if !class.channels.iter().any(|c| *c == ctx.channel) {
+        return Err(Withheld::ChannelNotAllowed);
+    }
+    let now = ctx.now;
+    let confirmed_at = s.confirmed_at();
+    let hard = s.expires_at.min(confirmed_at.after(class.ttl));
+    if now >= hard {
+        return Err(Withheld::Expired);
+    }
+    let mut deadline = hard;
+    if let Some(soft) = class.soft_expiry {
+        let soft_at = s.captured_at.after(soft.after);
+        if now >= soft_at {
+            match s.reconfirmed_at {
+                Some(r) if r <= now && now.before(soft.window) <= r => deadline = deadline.min(r.after(soft.window)),
+                _ => return Err(Withheld::SoftExpiredNotReconfirmed),
+            }
+        } else {
+            deadline = deadline.min(soft_at);
+        }
+    }
+    Ok(Candidate { class: class_index, value, deadline, confirmed_at })
+}
+
+/// For single-valued classes, keeps only the most recently confirmed signal
+/// (then the highest version, then the greatest id, so the choice is total).
+fn merge_single_valued(policy: &Policy, signals: &[Signal], base: &mut [Base]) {
+    let mut winner: Vec<Option<usize>> = vec![None; policy.classes.len()];
+    for (i, b) in base.iter().enumerate() {
+        let Ok(c) = b else { continue };
+        if policy.classes[c.class].cardinality != Cardinality::One {
+            continue;
+        }
+        let better = match winner[c.class] {
+            None => true,
+            Some(w) => {
+                let key = |k: usize| (signals[k].confirmed_at(), signals[k].version, signals[k].id.as_str());
+                key(i) > key(w)
+            }
+        };
+        if better {
+            winner[c.class] = Some(i);
+        }
+    }
+    for (i, b) in base.iter_mut().enumerate() {
+        if let Ok(c) = b {
+            if policy.classes[c.class].cardinality == Cardinality::One && winner[c.class] != Some(i) {
+                *b = Err(Withheld::Superseded);
+            }
+        }
+    }
+}
+
+/// Evaluates a verified bundle under a policy in a context.
+///
+/// ```
+/// # use signalgate::{bundle::*, eval::*, model::*, UnixTime};
+/// let policy = Policy::from_json(include_str!("../../www/policy.json")).unwrap();
+/// let key = SigningKey::from_seed(&[3; 32], Some("k1"));
+/// let keys = KeySet::from_json(&key.public_jwks_json()).unwrap();
+/// let claims: Claims = serde_json::from_str(r#"{"v":1,"iss":"https://origin.demo-shop.example",
+///   "sub":"u-1","ten":"demo-shop","aud":"signalgate","iat":1000,"nbf":1000,"exp":90000,"jti":"b-1",
+///   "pv":"demo-2026-11","idc":0.95,
+///   "cons":{"c1":{"st":"granted","pur":["personalization"],"scp":["web"],"lb":"consent"}},
+///   "sig":[{"id":"s1","cls":"interest","val":"trail-running","src":"web","cap":1000,"exp":9000000,
+///           "ver":1,"con":"c1","prv":"AAAAAAAAAAAAAAAAAAAAAA"}]}"#).unwrap();
+/// let token = Signer::new(key).sign(&claims).unwrap();
+/// let bundle = UnverifiedBundle::parse(&token).unwrap()
+///     .verify(&keys, &Expectations::new("signalgate", None), UnixTime(2000)).unwrap();
+/// let ctx = Context { now: UnixTime(2000), purposes: vec!["personalization".into()],
+///     channel: "web".into(), tenant: "demo-shop".into(), scope: "web".into(), gpc: false };
+/// let decision = evaluate(&policy, &bundle, &ctx);
+/// assert_eq!(decision.tier, Tier::Curated);
+/// assert_eq!(decision.segments, vec!["sgt_5d1e9a20c4"]);
+/// ```
+pub fn evaluate(policy: &Policy, bundle: &VerifiedBundle, ctx: &Context) -> Decision {
+    let claims = bundle.claims();
+    if claims.tenant != ctx.tenant {
+        let msg = format!("bundle tenant `{}` is not the gate's tenant `{}`", claims.tenant, ctx.tenant);
+        return Decision::failed(&policy.version, "wrong_tenant", msg);
+    }
+    if let Some(t) = policy.tenant.as_deref().filter(|t| *t != ctx.tenant) {
+        let msg = format!("policy governs tenant `{t}`, not `{}`", ctx.tenant);
+        return Decision::failed(&policy.version, "policy_tenant", msg);
+    }
+    let now = ctx.now;
+
+    // Context purposes known to the policy, in context order, without repeats.
+    let mut purposes: Vec<usize> = Vec::new();
+    for p in ctx.purposes.iter().filter_map(|p| policy.purpose_index(p)) {
+        if !purposes.contains(&p) {
+            purposes.push(p);
+        }
+    }
+    let gpc_blocked = |p: usize| ctx.gpc && policy.purposes[p].gpc_opt_out;
+
+    let mut base: Vec<Base> = claims.signals.iter().map(|s| base_check(policy, bundle, s, ctx)).collect();
+    let freshness = if base.iter().any(Result::is_ok) {
+        Freshness::Fresh
+    } else if base.contains(&Err(Withheld::SoftExpiredNotReconfirmed)) {
+        Freshness::Stale
+    } else if base.contains(&Err(Withheld::Expired)) {
+        Freshness::Expired
+    } else {
+        Freshness::Absent
+    };
+    merge_single_valued(policy, &claims.signals, &mut base);
+
+    // Per signal and context purpose: used, or why not.
+    let mut used_mask: Vec<u64> = vec![0; base.len()];
+    let mut reasons = Reasons { signals: Vec::with_capacity(base.len()), segments: Vec::new() };
+    for (i, (s, b)) in claims.signals.iter().zip(&base).enumerate() {
+        let mut reason =
+            SignalReason { signal: s.id.clone(), class: s.class.clone(), used_for: Vec::new(), withheld: Vec::new() };
+        match b {
+            Err(why) => reason.withheld.push(Withholding { purpose: None, reason: *why }),
+            Ok(c) => {
+                let class = &policy.classes[c.class];
+                let consented = claims.consents.get(&s.consent).map_or(&[][..], |r| &r.purposes[..]);
+                for &p in &purposes {
+                    let name = &policy.purposes[p].name;
+                    let why = if !consented.contains(name) {
+                        Some(Withheld::PurposeNotConsented)
+                    } else if class.purposes & (1 << p) == 0 {
+                        Some(Withheld::PurposeNotAllowed)
+                    } else if gpc_blocked(p) {
+                        Some(Withheld::GpcOptOut)
+                    } else {
+                        None
+                    };
+                    match why {
+                        Some(reason_code) => {
+                            reason.withheld.push(Withholding { purpose: Some(name.clone()), reason: reason_code })
+                        }
+                        None => {
+                            used_mask[i] |= 1 << p;
+                            reason.used_for.push(name.clone());
+                        }
+                    }
+                }
+            }
+        }
+        reasons.signals.push(reason);
+    }
+
+    // Index usable signals per context purpose.
+    let facts: Vec<(usize, PurposeFacts)> = purposes
+        .iter()
+        .map(|&p| {
+            let mut f = PurposeFacts {
+                classes: vec![None; policy.classes.len()],
+                values: vec![None; policy.value_count],
+                categories: vec![None; policy.category_count],
+                confidence: claims.identity_confidence,
+                now,
+            };
+            for (b, mask) in base.iter().zip(&used_mask) {
+                let (Ok(c), true) = (b, mask & (1 << p) != 0) else { continue };
+                let class = &policy.classes[c.class];
+                bump(&mut f.classes[c.class], c.confirmed_at);
+                bump(&mut f.values[class.value_base + c.value], c.confirmed_at);
+                bump(&mut f.categories[class.category_base + class.value_category[c.value]], c.confirmed_at);
+            }
+            (p, f)
+        })
+        .collect();
+
+    // Segments.
+    let confident = claims.identity_confidence >= policy.identity_confidence_threshold;
+    let mut segments = Vec::new();
+    for seg in &policy.segments {
+        let outcome = match facts.iter().find(|(p, _)| *p == seg.purpose) {
+            None => SegmentOutcome::PurposeNotInContext,
+            Some((_, f)) if seg.rule.holds(f) => {
+                if confident {
+                    segments.push(seg.token.clone());
+                    SegmentOutcome::Emitted
+                } else {
+                    SegmentOutcome::IdentityConfidenceBelowThreshold
+                }
+            }
+            Some(_) => SegmentOutcome::RuleNotSatisfied,
+        };
+        reasons.segments.push(SegmentReason { segment: seg.name.clone(), outcome });
+    }
+    if segments.len() < policy.tiers.curated_min_segments {
+        segments.clear();
+        for r in reasons.segments.iter_mut().filter(|r| r.outcome == SegmentOutcome::Emitted) {
+            r.outcome = SegmentOutcome::BelowCuratedMinimum;
+        }
+    }
+    let tier = if !segments.is_empty() {
+        Tier::Curated
+    } else if policy.tiers.contextual == ContextualWhen::Never {
+        Tier::Generic
+    } else {
+        Tier::Contextual
+    };
+
+    // Categories, channels and expiring signals from what was used.
+    let mut allowed_categories = Vec::new();
+    let mut allowed_channels = Vec::new();
+    let mut expiring = Vec::new();
+    for ((s, b), mask) in claims.signals.iter().zip(&base).zip(&used_mask) {
+        let (Ok(c), true) = (b, *mask != 0) else { continue };
+        let class = &policy.classes[c.class];
+        if confident {
+            match class.exposes {
+                Exposes::Category => allowed_categories.push(class.categories[class.value_category[c.value]].clone()),
+                Exposes::Channel => allowed_channels.push(class.values[c.value].clone()),
+                Exposes::None => {}
+            }
+        }
+        if c.deadline.before(class.reconfirm_lead) <= now {
+            expiring.push(Expiring { signal: s.id.clone(), class: s.class.clone(), deadline: c.deadline });
+        }
+    }
+    allowed_categories.sort();
+    allowed_categories.dedup();
+    allowed_channels.sort();
+    allowed_channels.dedup();
+    expiring.sort_by(|a, b| (a.deadline, &a.signal).cmp(&(b.deadline, &b.signal)));
+
+    Decision {
+        tier,
+        segments,
+        allowed_categories,
+        allowed_channels,
+        freshness,
+        confidence: Some(claims.identity_confidence),
+        expiring,
+        reasons,
+        policy_version: policy.version.clone(),
+        bundle_id: Some(claims.bundle_id.clone()),
+        error: None,
+    }
+}
+
+/// The decision for a visitor without a bundle: contextual if the policy
+/// allows context alone, otherwise generic. Not a failure.
+pub fn without_bundle(policy: &Policy) -> Decision {
+    let mut d = Decision::failed(&policy.version, "", String::new());
+    d.error = None;
+    if policy.tiers.contextual == ContextualWhen::Always {
+        d.tier = Tier::Contextual;
+    }
+    d
+}

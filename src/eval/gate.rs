@@ -1,0 +1,86 @@
+//! [`Gate`]: a policy, a key set and revocations, parsed once and reused for
+//! every request. `decide` never fails: a failure is a generic decision.
+
+use crate::bundle::{BundleError, Expectations, KeySet, Revocations, UnverifiedBundle, VerifiedBundle};
+use crate::model::Policy;
+use crate::time::UnixTime;
+
+use super::context::Context;
+use super::decision::Decision;
+use super::evaluate::{evaluate, without_bundle};
+
+/// Everything needed to decide, built once.
+///
+/// ```
+/// # use signalgate::{bundle::*, eval::*, model::Policy, UnixTime};
+/// let policy = Policy::from_json(include_str!("../../www/policy.json")).unwrap();
+/// let keys = KeySet::from_json(&SigningKey::from_seed(&[3; 32], None).public_jwks_json()).unwrap();
+/// let gate = Gate::new(policy, keys, "signalgate");
+/// let ctx = Context { now: UnixTime(0), purposes: vec!["personalization".into()], channel: "web".into(),
+///     tenant: "demo-shop".into(), scope: "web".into(), gpc: false };
+/// let d = gate.decide(Some("not-a-bundle"), &ctx);
+/// assert_eq!(d.tier, Tier::Generic);
+/// assert!(d.segments.is_empty());
+/// assert_eq!(d.error.unwrap().code, "not_compact_jws");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Gate {
+    policy: Policy,
+    keys: KeySet,
+    expect: Expectations,
+    revocations: Revocations,
+}
+
+impl Gate {
+    /// A gate for bundles addressed to `audience`.
+    pub fn new(policy: Policy, keys: KeySet, audience: &str) -> Gate {
+        Gate { policy, keys, expect: Expectations::new(audience, None), revocations: Revocations::default() }
+    }
+
+    /// Replaces the revocation list.
+    pub fn with_revocations(mut self, revocations: Revocations) -> Gate {
+        self.revocations = revocations;
+        self
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The key set.
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    /// Parses and verifies a bundle, then checks revocation.
+    pub fn verify(&self, token: &str, now: UnixTime) -> Result<VerifiedBundle, BundleError> {
+        let bundle = UnverifiedBundle::parse(token)?.verify(&self.keys, &self.expect, now)?;
+        self.revocations.check(&bundle)?;
+        Ok(bundle)
+    }
+
+    /// Decides for an already verified bundle (e.g. from a cache): re-checks
+    /// time, audience and revocation, then evaluates.
+    pub fn decide_verified(&self, bundle: &VerifiedBundle, ctx: &Context) -> Decision {
+        match bundle.recheck(&self.expect, ctx.now).and_then(|()| self.revocations.check(bundle)) {
+            Ok(()) => evaluate(&self.policy, bundle, ctx),
+            Err(e) => self.failed(&e),
+        }
+    }
+
+    /// The whole pipeline for one request. Without a bundle: contextual or
+    /// generic as the policy says. Any failure: generic, no tokens, the reason.
+    pub fn decide(&self, token: Option<&str>, ctx: &Context) -> Decision {
+        match token.map(|t| self.verify(t, ctx.now)) {
+            None => without_bundle(&self.policy),
+            Some(Ok(bundle)) => evaluate(&self.policy, &bundle, ctx),
+            Some(Err(e)) => self.failed(&e),
+        }
+    }
+
+    /// The generic decision for a bundle error.
+    pub fn failed(&self, e: &BundleError) -> Decision {
+        Decision::failed(&self.policy.version, e.code(), e.to_string())
+    }
+}

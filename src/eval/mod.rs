@@ -1,0 +1,15 @@
+//! The gate: evaluation of a verified bundle under a policy in a request
+//! context, producing a [`Decision`]. Pure: no clock, no I/O, no JS.
+
+pub mod context;
+pub mod decision;
+pub mod evaluate;
+pub mod gate;
+
+pub use context::Context;
+pub use decision::{
+    Decision, DecisionError, Expiring, Freshness, Reasons, SegmentOutcome, SegmentReason, SignalReason, Tier, Withheld,
+    Withholding,
+};
+pub use evaluate::{evaluate, without_bundle};
+pub use gate::Gate;

@@ -1,0 +1,258 @@
+//! The policy document: purposes, signal classes, segments, fallback tiers
+//! and exposure rules. JSON, versioned, validated on parse with every problem
+//! reported with its path.
+//!
+//! ```
+//! use signalgate::model::Policy;
+//! let err = Policy::from_json(r#"{"schema":1,"version":"p1","purposes":{},"classes":{
+//!     "language":{"values":["en"],"ttl":"soon","purposes":[],"channels":["web"]}},"segments":{}}"#)
+//!     .unwrap_err();
+//! assert!(err.to_string().contains(r#"classes.language.ttl: expected a duration like "180d", found "soon""#));
+//! ```
+
+mod parse;
+pub mod rule;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+pub use rule::{Rule, Target};
+
+use crate::model::LegalBasis;
+use crate::time::Span;
+
+/// The policy schema this build reads.
+pub const POLICY_SCHEMA: u32 = 1;
+
+/// A validated policy, compiled for evaluation (names resolved to indices).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub version: String,
+    /// The tenant this policy governs, if it is tenant-specific.
+    pub tenant: Option<String>,
+    /// Below this identity-resolution confidence, decisions drop to the contextual tier.
+    pub identity_confidence_threshold: f64,
+    pub purposes: Vec<Purpose>,
+    pub classes: Vec<Class>,
+    pub segments: Vec<Segment>,
+    pub tiers: Tiers,
+    pub exposure: Exposure,
+    pub(crate) class_index: BTreeMap<String, usize>,
+    pub(crate) purpose_index: BTreeMap<String, usize>,
+    /// Total vocabulary values and categories over all classes.
+    pub(crate) value_count: usize,
+    pub(crate) category_count: usize,
+}
+
+/// A purpose signals may be used for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purpose {
+    pub name: String,
+    /// Global Privacy Control opts a visitor out of this purpose (sale,
+    /// sharing, targeted advertising).
+    pub gpc_opt_out: bool,
+}
+
+/// Whether a class holds one current value per subject or several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cardinality {
+    One,
+    Many,
+}
+
+/// What deleting a signal of this class does at the origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Deletion {
+    /// Remove the values; keep only an audit stub.
+    Erase,
+    /// Keep a suppression marker so the value is never re-captured or used.
+    Suppress,
+}
+
+/// How sensitive a class is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sensitivity {
+    Low,
+    Medium,
+    High,
+    Special,
+}
+
+/// What a used signal of a class contributes to the decision's lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Exposes {
+    None,
+    /// Its category goes into `allowed_categories`.
+    Category,
+    /// Its value (a channel name) goes into `allowed_channels`.
+    Channel,
+}
+
+/// Soft expiry: from `after` past capture, a signal is usable only if the
+/// subject reconfirmed it within the last `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SoftExpiry {
+    pub after: Span,
+    pub window: Span,
+}
+
+/// A signal class: its vocabulary and the rules for using it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Class {
+    pub name: String,
+    /// Accepted values, in document order.
+    pub values: Vec<String>,
+    /// For each value, the index of its category in `categories`.
+    pub value_category: Vec<usize>,
+    /// Categories (equal to the values when no coarsening map is given).
+    pub categories: Vec<String>,
+    pub cardinality: Cardinality,
+    pub ttl: Span,
+    pub soft_expiry: Option<SoftExpiry>,
+    pub reconfirm_lead: Span,
+    /// Bit `i` set: allowed for purpose `i` of the policy.
+    pub purposes: u64,
+    pub channels: Vec<String>,
+    pub legal_bases: Vec<LegalBasis>,
+    pub retention: Span,
+    pub deletion: Deletion,
+    pub sensitivity: Sensitivity,
+    /// Whether signals of this class may leave the origin in a bundle at all.
+    pub in_bundle: bool,
+    pub exposes: Exposes,
+    pub(crate) value_base: usize,
+    pub(crate) category_base: usize,
+}
+
+impl Class {
+    /// Index of `value` in the vocabulary.
+    pub fn value_index(&self, value: &str) -> Option<usize> {
+        self.values.iter().position(|v| v == value)
+    }
+}
+
+/// A segment: an opaque token emitted when its rule holds for a purpose.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub name: String,
+    pub token: String,
+    pub purpose: usize,
+    pub rule: Rule,
+}
+
+/// When the contextual tier applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContextualWhen {
+    /// Only with a verified bundle that yields no segment.
+    WithBundle,
+    /// Also for visitors without a bundle.
+    Always,
+    /// Never: what is not curated is generic.
+    Never,
+}
+
+/// The fallback tiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tiers {
+    /// Segments needed for the curated tier.
+    pub curated_min_segments: usize,
+    pub contextual: ContextualWhen,
+}
+
+/// A decision field that exposure rules may hand out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Tier,
+    Segments,
+    AllowedCategories,
+    AllowedChannels,
+    Freshness,
+    Confidence,
+    Expiring,
+    PolicyVersion,
+}
+
+impl Field {
+    pub(crate) const ALL: [(&'static str, Field); 8] = [
+        ("tier", Field::Tier),
+        ("segments", Field::Segments),
+        ("allowed_categories", Field::AllowedCategories),
+        ("allowed_channels", Field::AllowedChannels),
+        ("freshness", Field::Freshness),
+        ("confidence", Field::Confidence),
+        ("expiring", Field::Expiring),
+        ("policy_version", Field::PolicyVersion),
+    ];
+
+    /// The field's name in decisions.
+    pub fn name(self) -> &'static str {
+        Field::ALL.iter().find(|(_, f)| *f == self).map_or("", |(n, _)| n)
+    }
+}
+
+/// What each audience of a decision may see. `reasons` and the bundle id
+/// never reach page code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exposure {
+    /// What page-rendering code sees (default: tier and segments).
+    pub page: Vec<Field>,
+    /// What the upstream origin receives in request headers (default: tier and segments).
+    pub upstream: Vec<Field>,
+}
+
+/// One problem in a policy document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyProblem {
+    /// Where, as a dotted path (`classes.language.ttl`).
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Every problem found in a policy document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyError {
+    pub problems: Vec<PolicyProblem>,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(f, "policy has {n} problem{}", if n == 1 { "" } else { "s" })?;
+        for p in &self.problems {
+            if p.path.is_empty() {
+                write!(f, "\n  {}", p.message)?;
+            } else {
+                write!(f, "\n  {}: {}", p.path, p.message)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+impl Policy {
+    /// Parses and validates a policy document.
+    pub fn from_json(text: &str) -> Result<Policy, PolicyError> {
+        parse::parse(text)
+    }
+
+    /// The class called `name`.
+    pub fn class(&self, name: &str) -> Option<&Class> {
+        self.class_index.get(name).map(|&i| &self.classes[i])
+    }
+
+    /// Index of the purpose called `name`.
+    pub fn purpose_index(&self, name: &str) -> Option<usize> {
+        self.purpose_index.get(name).copied()
+    }
+}
