@@ -1,7 +1,10 @@
 #![doc = include_str!("../README.md")]
 
 pub mod bundle;
+pub mod edge;
 pub mod eval;
+#[cfg(feature = "html")]
+pub mod html;
 pub mod model;
 pub mod time;
 

@@ -49,8 +49,14 @@ fn json_error(part: Part, p: JsonProblem) -> BundleError {
 }
 
 /// Parses strict JSON with duplicate names rejected, naming the part on error.
+/// The document must be a JSON object (RFC 7515 section 4, RFC 7519 section 4):
+/// serde would also read a struct from a JSON array of its fields.
 pub(crate) fn strict_json<T: serde::de::DeserializeOwned>(part: Part, bytes: &[u8]) -> Result<T, BundleError> {
-    json::from_slice_strict(bytes).map_err(|p| json_error(part, p))
+    let value = json::from_slice_strict(bytes).map_err(|p| json_error(part, p))?;
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(BundleError::Json { part, detail: "expected a JSON object".to_string() });
+    }
+    Ok(value)
 }
 
 /// Splits and decodes a compact JWS. The size is checked before anything

@@ -1,0 +1,53 @@
+# Shared helpers for pkg-scripts. Source it; do not run it.
+# shellcheck shell=bash
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+# Machine-wide tool cache (survives fresh clones on the same machine).
+SG_TOOLS="${SIGNALGATE_TOOLS:-$HOME/.cache/signalgate/tools}"
+export PATH="$ROOT/node_modules/.bin:$SG_TOOLS/bin:$HOME/.cargo/bin:$PATH"
+# Keep wrangler and friends off the network and out of $HOME.
+export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
+export XDG_CONFIG_HOME="$ROOT/.dev/config" WRANGLER_LOG_PATH="$ROOT/.dev/logs"
+
+if [ -t 1 ]; then B=$'\e[1m'; G=$'\e[32m'; R=$'\e[31m'; Y=$'\e[33m'; N=$'\e[0m'; else B= G= R= Y= N=; fi
+
+step() { printf '%s==>%s %s\n' "$B" "$N" "$*"; }
+ok() { printf '    %sok%s %s\n' "$G" "$N" "$*"; }
+note() { printf '    %s\n' "$*"; }
+warn() { printf '    %swarning:%s %s\n' "$Y" "$N" "$*" >&2; }
+# die "what failed" "what to do": one line, then exit 1.
+die() { printf '%serror:%s %s; %s\n' "$R" "$N" "$1" "${2:-see the output above}" >&2; exit 1; }
+
+# seconds since $1 (an epoch from `date +%s`)
+since() { echo $(( $(date +%s) - $1 ))s; }
+
+# The wasm-bindgen version pinned in Cargo.lock.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+# How to build wasm32 here: the active toolchain's own wasm32 std when it has
+# one, otherwise Debian's rustc-web with build-std. Sets WASM_CARGO (array)
+# and WASM_TARGET_DIR.
+wasm_toolchain() {
+  if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    WASM_CARGO=(cargo)
+    WASM_TARGET_DIR="$ROOT/target"
+    WASM_ROUTE="rustup wasm32 target"
+  elif [ -x /usr/bin/cargo ] && [ -x /usr/bin/rustc ] && [ -d /usr/lib/rustlib/src/rust/library ]; then
+    WASM_CARGO=(env RUSTC_BOOTSTRAP=1 /usr/bin/cargo --config "$ROOT/pkg-scripts/wasm-build-std.toml")
+    WASM_TARGET_DIR="$ROOT/target/wasm-build-std"
+    WASM_ROUTE="Debian rustc-web + build-std"
+  else
+    return 1
+  fi
+}
+
+# Fails with a clear line when setup has not been run.
+need() {
+  command -v "$1" >/dev/null 2>&1 || die "\`$1\` is not installed" "run pkg-scripts/setup first"
+}

@@ -1,0 +1,184 @@
+//! The page filter: streams HTML through lol_html so that page code sees only
+//! what the decision permits.
+//!
+//! - an element with `data-sg-segment="TOKEN ..."` stays only if every token
+//!   it names is permitted (an empty list never is);
+//! - an element with `data-sg-tier="curated|contextual"` stays only if the
+//!   decision's tier is listed;
+//! - any `<script id="sg-decision">` from upstream is dropped, and the gate's
+//!   own is added at the end of `<head>` (or of the document) with only the
+//!   fields the policy's exposure rules allow.
+//!
+//! Nothing else in the page is touched.
+//!
+//! ```
+//! use signalgate::html::{filter_html, PageView};
+//! use signalgate::eval::Tier;
+//! let view = PageView::new(Tier::Curated, vec!["sgt_a".into()], "{\"tier\":\"curated\"}".into());
+//! let out = filter_html(br#"<head></head><p data-sg-segment="sgt_a">A</p><p data-sg-segment="sgt_b">B</p>
+//! <div data-sg-tier="generic">G</div><div data-sg-tier="curated|contextual">C</div>"#, &view).unwrap();
+//! let out = String::from_utf8(out).unwrap();
+//! assert!(out.contains(">A<") && !out.contains(">B<") && !out.contains(">G<") && out.contains(">C<"));
+//! assert!(out.contains(r#"<script type="application/json" id="sg-decision">{"tier":"curated"}</script></head>"#));
+//! ```
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use lol_html::html_content::{ContentType, Element};
+use lol_html::{element, end, HtmlRewriter, OutputSink, Settings};
+
+use crate::eval::Tier;
+
+/// What the filter lets through: the tier, the permitted tokens and the
+/// exposure-filtered decision JSON for page code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageView {
+    pub tier: Tier,
+    pub tokens: Vec<String>,
+    script: String,
+}
+
+/// Escapes JSON for a `<script>` element: no `<`, `>`, `&` or line separators.
+fn script_safe(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl PageView {
+    /// A view for `tier` and `tokens`, with `page_json` (the decision as page
+    /// code may see it) injected as `#sg-decision`.
+    pub fn new(tier: Tier, tokens: Vec<String>, page_json: String) -> PageView {
+        let script = format!(r#"<script type="application/json" id="sg-decision">{}</script>"#, script_safe(&page_json));
+        PageView { tier, tokens, script }
+    }
+
+    /// Keep an element marked with `data-sg-segment` = `attr`?
+    pub fn keeps_segment(&self, attr: &str) -> bool {
+        let mut names = attr.split_ascii_whitespace().peekable();
+        names.peek().is_some() && names.all(|t| self.tokens.iter().any(|p| p == t))
+    }
+
+    /// Keep an element marked with `data-sg-tier` = `attr`?
+    pub fn keeps_tier(&self, attr: &str) -> bool {
+        attr.split(|c: char| c == '|' || c == ',' || c.is_ascii_whitespace()).any(|t| t == self.tier.as_str())
+    }
+}
+
+/// lol_html settings that apply `view`.
+pub fn settings(view: Rc<PageView>) -> Settings<'static, 'static> {
+    let injected = Rc::new(Cell::new(false));
+    let (v1, v2, v3, v4) = (view.clone(), view.clone(), view.clone(), view);
+    let (i1, i2) = (injected.clone(), injected);
+    Settings::new()
+        .append_element_content_handler(element!("[data-sg-segment]", move |el: &mut Element| {
+            if !v1.keeps_segment(&el.get_attribute("data-sg-segment").unwrap_or_default()) {
+                el.remove();
+            }
+            Ok(())
+        }))
+        .append_element_content_handler(element!("[data-sg-tier]", move |el: &mut Element| {
+            if !v2.keeps_tier(&el.get_attribute("data-sg-tier").unwrap_or_default()) {
+                el.remove();
+            }
+            Ok(())
+        }))
+        .append_element_content_handler(element!("script#sg-decision", |el: &mut Element| {
+            el.remove();
+            Ok(())
+        }))
+        .append_element_content_handler(element!("head", move |el: &mut Element| {
+            if !i1.replace(true) {
+                el.append(&v3.script, ContentType::Html);
+            }
+            Ok(())
+        }))
+        .append_document_content_handler(end!(move |end| {
+            if !i2.replace(true) {
+                end.append(&v4.script, ContentType::Html);
+            }
+            Ok(())
+        }))
+}
+
+/// A streaming rewriter applying `view`, writing to `sink`.
+pub fn rewriter<O: OutputSink>(view: Rc<PageView>, sink: O) -> HtmlRewriter<'static, O> {
+    HtmlRewriter::new(settings(view), sink)
+}
+
+/// Filters a whole document in one go.
+pub fn filter_html(html: &[u8], view: &PageView) -> Result<Vec<u8>, lol_html::errors::RewritingError> {
+    let mut out = Vec::with_capacity(html.len() + 256);
+    let mut r = rewriter(Rc::new(view.clone()), |chunk: &[u8]| out.extend_from_slice(chunk));
+    r.write(html)?;
+    r.end()?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(html: &str, tier: Tier, tokens: &[&str]) -> String {
+        let view = PageView::new(tier, tokens.iter().map(|s| s.to_string()).collect(), r#"{"tier":"x"}"#.into());
+        String::from_utf8(filter_html(html.as_bytes(), &view).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn segments_need_every_token_permitted() {
+        let page = r#"<i data-sg-segment="a">1</i><i data-sg-segment="a b">2</i><i data-sg-segment="">3</i><i data-sg-segment=" ">4</i>"#;
+        let out = run(page, Tier::Curated, &["a"]);
+        assert!(out.contains(">1<"));
+        assert!(!out.contains(">2<") && !out.contains(">3<") && !out.contains(">4<"), "{out}");
+        assert!(run(page, Tier::Curated, &["a", "b"]).contains(">2<"));
+    }
+
+    #[test]
+    fn tiers_keep_only_listed_blocks_and_nested_segments_go_too() {
+        let page = r#"<div data-sg-tier="curated"><b data-sg-segment="x">X</b>C</div><div data-sg-tier="generic contextual">G</div>"#;
+        let generic = run(page, Tier::Generic, &[]);
+        assert!(generic.contains(">G<") && !generic.contains("C</div>") && !generic.contains(">X<"), "{generic}");
+        let curated = run(page, Tier::Curated, &[]);
+        assert!(curated.contains("C</div>") && !curated.contains(">X<") && !curated.contains(">G<"), "{curated}");
+    }
+
+    #[test]
+    fn upstream_decision_scripts_are_replaced() {
+        let page = r#"<html><head><script type="application/json" id="sg-decision">{"tier":"curated","segments":["forged"]}</script></head><body>x</body></html>"#;
+        let out = run(page, Tier::Generic, &[]);
+        assert!(!out.contains("forged"), "{out}");
+        assert_eq!(out.matches("id=\"sg-decision\"").count(), 1);
+    }
+
+    #[test]
+    fn documents_without_head_get_the_script_at_the_end() {
+        let out = run("<p>hi</p>", Tier::Generic, &[]);
+        assert!(out.ends_with(r#"<script type="application/json" id="sg-decision">{"tier":"x"}</script>"#), "{out}");
+    }
+
+    #[test]
+    fn injected_json_cannot_close_the_script() {
+        let view = PageView::new(Tier::Generic, vec![], r#"{"x":"</script><b>&"}"#.into());
+        let out = String::from_utf8(filter_html(b"<head></head>", &view).unwrap()).unwrap();
+        assert_eq!(out.matches("</script>").count(), 1, "{out}");
+        assert!(out.contains("\\u003c/script\\u003e"));
+    }
+
+    #[test]
+    fn the_rest_of_the_page_is_untouched() {
+        let page = "<!doctype html>\n<html><head><title>T</title></head><body><p class=\"a\">x &amp; y</p></body></html>\n";
+        let out = run(page, Tier::Generic, &[]);
+        let script = r#"<script type="application/json" id="sg-decision">{"tier":"x"}</script>"#;
+        assert_eq!(out, page.replace("</head>", &format!("{script}</head>")));
+    }
+}

@@ -1,0 +1,184 @@
+//! wasm-bindgen API for browsers and Node: a thin layer that converts types
+//! and calls the core. The clock is read here (`Date.now()`), never in the core.
+//!
+//! ```js
+//! import { Gate, Signer, generateKey } from "signalgate";
+//! const gate = new Gate(policyJson, jwksJson, { audience: "signalgate" });
+//! const d = gate.decide(cookieValue, { purposes: ["personalization"], channel: "web",
+//!                                     tenant: "demo-shop", scope: "web", gpc: false });
+//! // d = { tier: "curated", segments: ["sgt_..."], ... } or, for a bad bundle,
+//! //     { tier: "generic", segments: [], error: { code, message } }: never a throw.
+//! ```
+
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+
+use crate::bundle::{Expectations, KeySet, Revocations, Signer as CoreSigner, SigningKey, UnverifiedBundle};
+use crate::eval::{Context, Decision, Gate as CoreGate};
+use crate::model::{Claims, Policy};
+use crate::time::UnixTime;
+
+/// Now, from the JS clock, in whole seconds.
+pub fn now() -> UnixTime {
+    UnixTime((js_sys::Date::now() / 1000.0).floor() as i64)
+}
+
+fn to_js<T: Serialize>(value: &T) -> JsValue {
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
+}
+
+/// The context as JS passes it: `now` (seconds) is optional and defaults to the clock.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsContext {
+    #[serde(default)]
+    now: Option<i64>,
+    purposes: Vec<String>,
+    channel: String,
+    tenant: String,
+    scope: String,
+    #[serde(default)]
+    gpc: bool,
+}
+
+fn context(value: JsValue) -> Result<Context, String> {
+    let c: JsContext = serde_wasm_bindgen::from_value(value).map_err(|e| format!("context: {e}"))?;
+    Ok(Context {
+        now: c.now.map_or_else(now, UnixTime),
+        purposes: c.purposes,
+        channel: c.channel,
+        tenant: c.tenant,
+        scope: c.scope,
+        gpc: c.gpc,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct GateOptions {
+    audience: String,
+    #[serde(default)]
+    revocations: Option<String>,
+}
+
+/// A gate built once from a policy and a key set, reused for every decision.
+#[wasm_bindgen]
+pub struct Gate {
+    inner: CoreGate,
+}
+
+#[wasm_bindgen]
+impl Gate {
+    /// `new Gate(policyJson, jwksJson, { audience, revocations? })`. Throws
+    /// (with every problem named) if the policy or key set is invalid.
+    #[wasm_bindgen(constructor)]
+    pub fn new(policy_json: &str, jwks_json: &str, options: JsValue) -> Result<Gate, JsError> {
+        let opts: GateOptions = serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("options: {e}")))?;
+        let policy = Policy::from_json(policy_json).map_err(|e| JsError::new(&e.to_string()))?;
+        let keys = KeySet::from_json(jwks_json).map_err(|e| JsError::new(&e.to_string()))?;
+        let revocations = match opts.revocations.as_deref() {
+            Some(text) => Revocations::from_json(text).map_err(|e| JsError::new(&format!("revocations: {e}")))?,
+            None => Revocations::default(),
+        };
+        Ok(Gate { inner: CoreGate::new(policy, keys, &opts.audience).with_revocations(revocations) })
+    }
+
+    /// The full decision (with reasons) as a plain object. Never throws: a
+    /// bad bundle or context gives `{ tier: "generic", segments: [], error }`.
+    pub fn decide(&self, bundle: Option<String>, context_value: JsValue) -> JsValue {
+        to_js(&self.decide_core(bundle.as_deref(), context_value))
+    }
+
+    /// Only what the policy's exposure rules let page code see.
+    #[wasm_bindgen(js_name = decideForPage)]
+    pub fn decide_for_page(&self, bundle: Option<String>, context_value: JsValue) -> JsValue {
+        let d = self.decide_core(bundle.as_deref(), context_value);
+        let mut page = d.for_page(&self.inner.policy().exposure);
+        if let (Some(obj), Some(err)) = (page.as_object_mut(), &d.error) {
+            obj.insert("error".into(), serde_json::json!({ "code": err.code }));
+        }
+        to_js(&page)
+    }
+
+    /// The policy version.
+    #[wasm_bindgen(getter, js_name = policyVersion)]
+    pub fn policy_version(&self) -> String {
+        self.inner.policy().version.clone()
+    }
+}
+
+impl Gate {
+    fn decide_core(&self, bundle: Option<&str>, context_value: JsValue) -> Decision {
+        match context(context_value) {
+            Ok(ctx) => self.inner.decide(bundle.filter(|b| !b.is_empty()), &ctx),
+            Err(msg) => Decision::failed(&self.inner.policy().version, "bad_context", msg),
+        }
+    }
+}
+
+/// Signs bundles (origin side: Node, never the browser).
+#[wasm_bindgen]
+pub struct Signer {
+    inner: CoreSigner,
+}
+
+#[wasm_bindgen]
+impl Signer {
+    /// `new Signer(privateJwkJson)`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(private_jwk_json: &str) -> Result<Signer, JsError> {
+        let key = SigningKey::from_jwk_json(private_jwk_json).map_err(|e| JsError::new(&e.to_string()))?;
+        Ok(Signer { inner: CoreSigner::new(key) })
+    }
+
+    /// Signs claims (an object or a JSON string); throws if they break the schema.
+    pub fn sign(&self, claims: JsValue) -> Result<String, JsError> {
+        let claims: Claims = match claims.as_string() {
+            Some(text) => serde_json::from_str(&text).map_err(|e| JsError::new(&format!("claims: {e}")))?,
+            None => serde_wasm_bindgen::from_value(claims).map_err(|e| JsError::new(&format!("claims: {e}")))?,
+        };
+        self.inner.sign(&claims).map_err(|e| JsError::new(&e.to_string()))
+    }
+
+    /// The `kid` it signs with.
+    #[wasm_bindgen(getter)]
+    pub fn kid(&self) -> String {
+        self.inner.key().kid().to_string()
+    }
+}
+
+/// A new Ed25519 key from WebCrypto / OS randomness:
+/// `{ kid, privateJwk, publicJwks }` (JSON strings).
+#[wasm_bindgen(js_name = generateKey)]
+pub fn generate_key() -> Result<JsValue, JsError> {
+    let key = SigningKey::generate().map_err(|e| JsError::new(&e.to_string()))?;
+    Ok(to_js(&serde_json::json!({
+        "kid": key.kid(),
+        "privateJwk": key.to_private_jwk_json(),
+        "publicJwks": key.public_jwks_json(),
+    })))
+}
+
+/// Verifies a bundle and returns its claims, or throws with the precise reason.
+/// `now` (seconds) defaults to the clock.
+#[wasm_bindgen(js_name = verifyBundle)]
+pub fn verify_bundle(token: &str, jwks_json: &str, audience: &str, now_seconds: Option<f64>) -> Result<JsValue, JsError> {
+    let keys = KeySet::from_json(jwks_json).map_err(|e| JsError::new(&e.to_string()))?;
+    let at = now_seconds.map_or_else(now, |s| UnixTime(s as i64));
+    let bundle = UnverifiedBundle::parse(token)
+        .and_then(|b| b.verify(&keys, &Expectations::new(audience, None), at))
+        .map_err(|e| JsError::new(&e.to_string()))?;
+    Ok(to_js(bundle.claims()))
+}
+
+/// Decodes a bundle WITHOUT verifying it: `{ verified: false, header, claims }`.
+#[wasm_bindgen(js_name = inspectBundle)]
+pub fn inspect_bundle(token: &str) -> Result<JsValue, JsError> {
+    let b = UnverifiedBundle::parse(token).map_err(|e| JsError::new(&e.to_string()))?;
+    let h = b.header();
+    Ok(to_js(&serde_json::json!({
+        "verified": false,
+        "header": { "alg": h.alg, "kid": h.kid, "typ": h.typ },
+        "claims": b.claims_unverified(),
+    })))
+}

@@ -1,0 +1,169 @@
+//! The gate's own endpoints under `/__sg/`:
+//!
+//! - `GET /__sg/health`: `{"ok": true, "policy_version": ...}` (or the config problem);
+//! - `GET /__sg/decision`: the decision as page code may see it, for
+//!   client-rendered pages;
+//! - `POST /__sg/dev/bundle` and `POST /__sg/dev/clear`: a development
+//!   origin that signs a bundle from the demo page's form, enabled only when
+//!   the `SG_DEV_SIGNING_KEY` secret is set (the demo sets a local key; a
+//!   deployment does not).
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use worker::{Env, Method, Request, Response, Result};
+
+use super::state::GateState;
+use crate::bundle::{b64, Signer, SigningKey};
+use crate::edge::BUNDLE_COOKIE;
+use crate::model::{Claims, ConsentRecord, ConsentStatus, LegalBasis, Signal, CLAIMS_VERSION};
+use crate::time::{Span, UnixTime};
+
+/// Largest request body the dev endpoint reads.
+const MAX_BODY: usize = 16 * 1024;
+
+fn json(value: &serde_json::Value, status: u16) -> Result<Response> {
+    let mut resp = Response::from_json(value)?.with_status(status);
+    resp.headers_mut().set("Cache-Control", "private, no-store")?;
+    Ok(resp)
+}
+
+pub async fn api(mut req: Request, env: &Env, path: &str) -> Result<Response> {
+    match (req.method(), path) {
+        (Method::Get, "/__sg/health") => match GateState::load(env).await {
+            Ok(state) => {
+                let st = state.borrow();
+                match &st.gate {
+                    Ok(g) => json(&serde_json::json!({ "ok": true, "policy_version": g.policy().version }), 200),
+                    Err(e) => json(&serde_json::json!({ "ok": false, "problem": e.to_string() }), 503),
+                }
+            }
+            Err(e) => json(&serde_json::json!({ "ok": false, "problem": e.to_string() }), 503),
+        },
+        (Method::Get, "/__sg/decision") => {
+            let page = match GateState::load(env).await {
+                Ok(state) => {
+                    let mut st = state.borrow_mut();
+                    let (d, _) = super::decide(&req, &mut st);
+                    match &st.gate {
+                        Ok(g) => d.for_page(&g.policy().exposure),
+                        Err(_) => serde_json::json!({ "tier": "generic", "segments": [] }),
+                    }
+                }
+                Err(_) => serde_json::json!({ "tier": "generic", "segments": [] }),
+            };
+            let mut resp = json(&page, 200)?;
+            resp.headers_mut().set("Vary", "Cookie, Sg-Bundle, Sec-GPC")?;
+            Ok(resp)
+        }
+        (Method::Post, "/__sg/dev/bundle") => {
+            let Some(key) = env.secret("SG_DEV_SIGNING_KEY").ok().map(|s| s.to_string()) else {
+                return json(&serde_json::json!({ "error": "the development signer is not enabled" }), 404);
+            };
+            let body = req.text().await?;
+            if body.len() > MAX_BODY {
+                return json(&serde_json::json!({ "error": "request body too large" }), 413);
+            }
+            match dev_bundle(env, &key, &body, secure(&req)).await {
+                Ok((token, cookie)) => {
+                    let mut resp = json(&serde_json::json!({ "bundle": token }), 201)?;
+                    resp.headers_mut().set("Set-Cookie", &cookie)?;
+                    Ok(resp)
+                }
+                Err(msg) => json(&serde_json::json!({ "error": msg }), 400),
+            }
+        }
+        (Method::Post, "/__sg/dev/clear") => {
+            let mut resp = json(&serde_json::json!({ "cleared": true }), 200)?;
+            let cookie = format!("{BUNDLE_COOKIE}=; Path=/; Max-Age=0; SameSite=Lax{}", if secure(&req) { "; Secure" } else { "" });
+            resp.headers_mut().set("Set-Cookie", &cookie)?;
+            Ok(resp)
+        }
+        _ => json(&serde_json::json!({ "error": "not found" }), 404),
+    }
+}
+
+fn secure(req: &Request) -> bool {
+    req.url().is_ok_and(|u| u.scheme() == "https")
+}
+
+/// The demo form's choices.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DevRequest {
+    signals: Vec<DevSignal>,
+    #[serde(default)]
+    purposes: Option<Vec<String>>,
+    #[serde(default)]
+    confidence: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DevSignal {
+    class: String,
+    value: String,
+    /// Pretend the signal was captured this many days ago (to show staleness).
+    #[serde(default)]
+    age_days: Option<u32>,
+}
+
+fn random_id(prefix: &str) -> std::result::Result<String, String> {
+    let mut bytes = [0u8; 9];
+    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
+    Ok(format!("{prefix}{}", b64::encode(&bytes)))
+}
+
+async fn dev_bundle(env: &Env, key_jwk: &str, body: &str, secure: bool) -> std::result::Result<(String, String), String> {
+    let req: DevRequest = serde_json::from_str(body).map_err(|e| format!("request: {e}"))?;
+    let key = SigningKey::from_jwk_json(key_jwk).map_err(|e| format!("SG_DEV_SIGNING_KEY: {e}"))?;
+    let state = GateState::load(env).await.map_err(|e| e.to_string())?;
+    let st = state.borrow();
+    let policy_version = st.policy_version();
+    let now = super::super::js::now();
+    let jti = random_id("b-")?;
+    let signals: Vec<Signal> = req
+        .signals
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let captured = now.before(Span::days(i64::from(s.age_days.unwrap_or(0))));
+            let digest = Sha256::digest(format!("{jti}|{i}|{}|{}", s.class, s.value).as_bytes());
+            Signal {
+                id: format!("s{}", i + 1),
+                class: s.class.clone(),
+                value: s.value.clone(),
+                source: "web".into(),
+                captured_at: captured,
+                expires_at: captured.after(Span::days(365)),
+                reconfirmed_at: None,
+                version: 1,
+                consent: "c1".into(),
+                provenance: b64::encode(&digest[..16]),
+            }
+        })
+        .collect();
+    let consent = ConsentRecord {
+        status: ConsentStatus::Granted,
+        purposes: req.purposes.unwrap_or_else(|| vec!["personalization".into()]),
+        scopes: vec![st.config.scope.clone()],
+        legal_basis: LegalBasis::Consent,
+    };
+    let claims = Claims {
+        version: CLAIMS_VERSION,
+        issuer: "signalgate-dev-origin".into(),
+        subject: random_id("u-")?,
+        tenant: st.config.tenant.clone().unwrap_or_default(),
+        audience: st.config.audience.clone(),
+        issued_at: now,
+        not_before: now,
+        expires_at: UnixTime(now.0 + 86_400),
+        bundle_id: jti,
+        policy_version,
+        identity_confidence: req.confidence.unwrap_or(0.9),
+        consents: [("c1".to_string(), consent)].into_iter().collect(),
+        signals,
+    };
+    let token = Signer::new(key).sign(&claims).map_err(|e| e.to_string())?;
+    let cookie = format!("{BUNDLE_COOKIE}={token}; Path=/; Max-Age=86400; SameSite=Lax{}", if secure { "; Secure" } else { "" });
+    Ok((token, cookie))
+}

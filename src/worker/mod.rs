@@ -1,0 +1,55 @@
+//! The Cloudflare Worker (workers-rs): the edge gate. For each page request it
+//! reads the bundle, verifies it (or finds it in the isolate's cache),
+//! evaluates the policy in the request's context, fetches the page (static
+//! assets or `SG_UPSTREAM`) and streams HTML through the page filter.
+//!
+//! Fails closed: any problem with the bundle, the keys or the policy gives
+//! the generic tier, logged with its reason, never a 5xx for the visitor.
+
+mod dev;
+mod page;
+mod state;
+
+use worker::{event, Context as WorkerContext, Env, Request, Response, Result};
+
+use crate::edge::{bundle_from, BUNDLE_HEADER};
+use crate::eval::{Context, Decision};
+
+pub use state::GateState;
+
+/// Builds the evaluation context from the request.
+fn context(req: &Request, state: &GateState) -> Option<Context> {
+    let url = req.url().ok()?;
+    let host = url.host_str().unwrap_or_default();
+    let headers = req.headers();
+    Some(Context {
+        now: crate::js::now(),
+        purposes: state.config.purposes_for(url.path()).to_vec(),
+        channel: state.config.channel.clone(),
+        tenant: state.config.tenant_for(host)?.to_string(),
+        scope: state.config.scope.clone(),
+        gpc: headers.get("Sec-GPC").ok().flatten().is_some_and(|v| v.trim() == "1"),
+    })
+}
+
+/// Decides for a request; a failure is a generic decision with a reason.
+pub(crate) fn decide(req: &Request, state: &mut GateState) -> (Decision, bool) {
+    let Some(ctx) = context(req, state) else {
+        let d = Decision::failed(&state.policy_version(), "no_tenant", "no tenant for this host".into());
+        return (d, false);
+    };
+    let headers = req.headers();
+    let header = headers.get(BUNDLE_HEADER).ok().flatten();
+    let cookie = headers.get("Cookie").ok().flatten();
+    let token = bundle_from(header.as_deref(), cookie.as_deref());
+    state.decide(token, &ctx)
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: WorkerContext) -> Result<Response> {
+    let path = req.path();
+    if path.starts_with("/__sg/") {
+        return dev::api(req, &env, &path).await;
+    }
+    page::serve(req, &env).await
+}

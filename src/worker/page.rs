@@ -1,0 +1,129 @@
+//! Serving a page through the gate: decide, fetch, filter, set cache headers.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures_util::StreamExt;
+use worker::{Env, Fetch, Headers, Request, RequestInit, Response, Result};
+
+use super::state::{log, GateState};
+use crate::eval::{Decision, Tier};
+use crate::html::{rewriter, PageView};
+
+/// Request headers that carry the decision upstream; stripped from what the
+/// client sent so they cannot be forged.
+const UPSTREAM_HEADERS: [&str; 3] = ["Sg-Segments", "Sg-Tier", "Sg-Decision"];
+
+/// Serves one page request. Never answers 5xx for a visitor's bundle.
+pub async fn serve(req: Request, env: &Env) -> Result<Response> {
+    let (decision, cached, page_json, upstream_json, upstream) = match GateState::load(env).await {
+        Ok(state) => {
+            let mut st = state.borrow_mut();
+            let (d, cached) = super::decide(&req, &mut st);
+            let (page, up) = match &st.gate {
+                Ok(g) => (d.for_page(&g.policy().exposure), d.exposed(&g.policy().exposure.upstream)),
+                Err(_) => (generic_json(), generic_json()),
+            };
+            (d, cached, page, up, st.config.upstream.clone())
+        }
+        Err(e) => {
+            let d = Decision::failed("unknown", "config", e.to_string());
+            (d, false, generic_json(), generic_json(), None)
+        }
+    };
+    log(&serde_json::json!({
+        "sg": "decision",
+        "tier": decision.tier,
+        "segments": decision.segments.len(),
+        "cached": cached,
+        "reason": decision.error.as_ref().map(|e| e.code.clone()),
+        "policy": decision.policy_version,
+    }));
+    let personalised = decision.tier != Tier::Generic || decision.bundle_id.is_some();
+    let resp = fetch_page(req, env, upstream.as_deref(), &decision, &upstream_json).await?;
+    let view = PageView::new(decision.tier, decision.segments, page_json.to_string());
+    finish(resp, view, personalised)
+}
+
+fn generic_json() -> serde_json::Value {
+    serde_json::json!({ "tier": "generic", "segments": [] })
+}
+
+async fn fetch_page(
+    req: Request,
+    env: &Env,
+    upstream: Option<&str>,
+    decision: &Decision,
+    upstream_json: &serde_json::Value,
+) -> Result<Response> {
+    let headers = Headers::new();
+    for (name, value) in req.headers().entries() {
+        if !UPSTREAM_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(&name)) {
+            headers.set(&name, &value)?;
+        }
+    }
+    headers.set("Sg-Tier", decision.tier.as_str())?;
+    headers.set("Sg-Segments", &decision.segments.join(" "))?;
+    headers.set("Sg-Decision", &upstream_json.to_string())?;
+    let url = req.url()?;
+    match upstream {
+        Some(base) => {
+            let mut target = worker::Url::parse(base)?;
+            target.set_path(url.path());
+            target.set_query(url.query());
+            let mut init = RequestInit::new();
+            init.with_method(req.method()).with_headers(headers);
+            Fetch::Request(Request::new_with_init(target.as_str(), &init)?).send().await
+        }
+        None => {
+            let mut init = RequestInit::new();
+            init.with_method(req.method()).with_headers(headers);
+            let asset_req = Request::new_with_init(url.as_str(), &init)?;
+            env.assets("ASSETS")?.fetch_request(asset_req).await
+        }
+    }
+}
+
+/// Streams HTML through the filter; sets `Vary` and, for anything derived
+/// from a bundle, `Cache-Control: private, no-store`.
+fn finish(mut resp: Response, view: PageView, personalised: bool) -> Result<Response> {
+    let status = resp.status_code();
+    let headers = resp.headers().clone();
+    headers.append("Vary", "Cookie, Sg-Bundle, Sec-GPC")?;
+    headers.set("Sg-Tier", view.tier.as_str())?;
+    if personalised {
+        headers.set("Cache-Control", "private, no-store")?;
+    }
+    let is_html = headers.get("Content-Type")?.is_some_and(|t| t.to_ascii_lowercase().starts_with("text/html"));
+    if !is_html {
+        return Ok(resp.with_headers(headers));
+    }
+    headers.delete("Content-Length")?;
+    let body = resp.stream()?;
+    let out = Rc::new(RefCell::new(Vec::new()));
+    let sink = out.clone();
+    let rw = rewriter(Rc::new(view), move |chunk: &[u8]| sink.borrow_mut().extend_from_slice(chunk));
+    let stream = futures_util::stream::unfold(Some((body, rw, out)), |state| async move {
+        let (mut body, mut rw, out) = state?;
+        loop {
+            match body.next().await {
+                Some(Ok(chunk)) => {
+                    if let Err(e) = rw.write(&chunk) {
+                        return Some((Err(worker::Error::RustError(e.to_string())), None));
+                    }
+                    let ready = std::mem::take(&mut *out.borrow_mut());
+                    if !ready.is_empty() {
+                        return Some((Ok(ready), Some((body, rw, out))));
+                    }
+                }
+                Some(Err(e)) => return Some((Err(e), None)),
+                None => {
+                    let ended = rw.end();
+                    let rest = std::mem::take(&mut *out.borrow_mut());
+                    return Some((ended.map(|()| rest).map_err(|e| worker::Error::RustError(e.to_string())), None));
+                }
+            }
+        }
+    });
+    Ok(Response::from_stream(stream)?.with_status(status).with_headers(headers))
+}
