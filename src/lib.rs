@@ -8,10 +8,10 @@ pub mod html;
 pub mod model;
 pub mod time;
 
-#[cfg(all(feature = "js", target_arch = "wasm32"))]
+#[cfg(feature = "js")]
 pub mod js;
 
-#[cfg(all(feature = "worker", target_arch = "wasm32"))]
+#[cfg(feature = "worker")]
 pub mod worker;
 
 pub use time::{Span, UnixTime};

@@ -70,21 +70,35 @@ impl fmt::Display for BundleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BundleError::TooLarge { size, max } => write!(f, "bundle is {size} bytes, more than the limit of {max}"),
-            BundleError::NotCompactJws => f.write_str("bundle is not a compact JWS: expected three base64url parts separated by `.`"),
+            BundleError::NotCompactJws => {
+                f.write_str("bundle is not a compact JWS: expected three base64url parts separated by `.`")
+            }
             BundleError::Base64 { part } => write!(f, "bundle {part} is not canonical unpadded base64url"),
             BundleError::Json { part, detail } => write!(f, "bundle {part} is not valid JSON: {detail}"),
             BundleError::DuplicateMember { part, name } => write!(f, "bundle {part} repeats the member `{name}`"),
             BundleError::UnsupportedAlgorithm { alg } => write!(f, "header `alg` must be `EdDSA`, found `{alg}`"),
             BundleError::MissingKeyId => f.write_str("header has no `kid`"),
-            BundleError::WrongType { typ: Some(t) } => write!(f, "header `typ` must be `{}`, found `{t}`", super::BUNDLE_TYP),
-            BundleError::WrongType { typ: None } => write!(f, "header `typ` is missing, expected `{}`", super::BUNDLE_TYP),
-            BundleError::UnsupportedCritical { name } => write!(f, "header `crit` names `{name}`, which this gate does not implement"),
+            BundleError::WrongType { typ: Some(t) } => {
+                write!(f, "header `typ` must be `{}`, found `{t}`", super::BUNDLE_TYP)
+            }
+            BundleError::WrongType { typ: None } => {
+                write!(f, "header `typ` is missing, expected `{}`", super::BUNDLE_TYP)
+            }
+            BundleError::UnsupportedCritical { name } => {
+                write!(f, "header `crit` names `{name}`, which this gate does not implement")
+            }
             BundleError::UnknownKey { kid } => write!(f, "no active key with `kid` `{kid}`"),
             BundleError::BadSignature => f.write_str("signature does not verify"),
             BundleError::Expired { expired_at, now } => write!(f, "bundle expired at {expired_at} (now {now})"),
-            BundleError::NotYetValid { not_before, now } => write!(f, "bundle is not valid before {not_before} (now {now})"),
-            BundleError::WrongAudience { expected, found } => write!(f, "claim `aud` is `{found}`, expected `{expected}`"),
-            BundleError::WrongTenant { expected, found } => write!(f, "claim `ten` is `{found}`, expected `{expected}`"),
+            BundleError::NotYetValid { not_before, now } => {
+                write!(f, "bundle is not valid before {not_before} (now {now})")
+            }
+            BundleError::WrongAudience { expected, found } => {
+                write!(f, "claim `aud` is `{found}`, expected `{expected}`")
+            }
+            BundleError::WrongTenant { expected, found } => {
+                write!(f, "claim `ten` is `{found}`, expected `{expected}`")
+            }
             BundleError::InvalidClaim { field, problem } => write!(f, "claim `{field}`: {problem}"),
             BundleError::Revoked { what } => write!(f, "bundle {what} has been revoked"),
         }
@@ -148,14 +162,22 @@ impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeyError::Json { detail } => write!(f, "key is not valid JWK JSON: {detail}"),
-            KeyError::Unsupported { member, found } => write!(f, "key member `{member}` is `{found}`, only Ed25519 signing keys (OKP, EdDSA) are accepted"),
-            KeyError::BadKeyBytes { member } => write!(f, "key member `{member}` must be 32 bytes of unpadded base64url"),
+            KeyError::Unsupported { member, found } => {
+                write!(f, "key member `{member}` is `{found}`, only Ed25519 signing keys (OKP, EdDSA) are accepted")
+            }
+            KeyError::BadKeyBytes { member } => {
+                write!(f, "key member `{member}` must be 32 bytes of unpadded base64url")
+            }
             KeyError::WeakPublicKey => f.write_str("public key is not a valid Ed25519 point or has small order"),
             KeyError::Mismatch => f.write_str("private key `d` does not match public key `x`"),
             KeyError::DuplicateKid { kid } => write!(f, "key set has two keys with `kid` `{kid}`"),
             KeyError::BadKid { kid } => write!(f, "`kid` {kid:?} is not an identifier (1-64 of A-Z a-z 0-9 . _ : -)"),
-            KeyError::PrivateInPublicSet { kid } => write!(f, "key `{kid}` in a public key set carries private material `d`"),
-            KeyError::SetSize { found } => write!(f, "a key set holds 1 to {} keys, found {found}", super::keys::MAX_KEYS),
+            KeyError::PrivateInPublicSet { kid } => {
+                write!(f, "key `{kid}` in a public key set carries private material `d`")
+            }
+            KeyError::SetSize { found } => {
+                write!(f, "a key set holds 1 to {} keys, found {found}", super::keys::MAX_KEYS)
+            }
             KeyError::Randomness { detail } => write!(f, "no randomness available for key generation: {detail}"),
         }
     }

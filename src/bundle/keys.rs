@@ -127,7 +127,13 @@ impl PublicKey {
 
     /// Wraps raw key bytes; the `kid` defaults to the thumbprint.
     pub fn from_bytes(bytes: &[u8; 32], kid: Option<&str>) -> Result<Self, KeyError> {
-        let jwk = Jwk { kty: "OKP".into(), crv: "Ed25519".into(), x: b64::encode(bytes), kid: kid.map(str::to_string), ..Jwk::default() };
+        let jwk = Jwk {
+            kty: "OKP".into(),
+            crv: "Ed25519".into(),
+            x: b64::encode(bytes),
+            kid: kid.map(str::to_string),
+            ..Jwk::default()
+        };
         Self::from_jwk(&jwk)
     }
 
@@ -256,6 +262,14 @@ impl SigningKey {
         }
         let kid = jwk.kid.clone().unwrap_or_else(|| thumbprint(&public));
         Ok(SigningKey { kid, key })
+    }
+
+    /// The same key under another `kid` (an identifier).
+    pub fn with_kid(self, kid: &str) -> Result<Self, KeyError> {
+        if !is_ident(kid) {
+            return Err(KeyError::BadKid { kid: kid.to_string() });
+        }
+        Ok(SigningKey { kid: kid.to_string(), key: self.key })
     }
 
     /// The key id.

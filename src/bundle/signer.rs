@@ -37,7 +37,8 @@ impl Signer {
     /// `{"alg":"EdDSA","kid":...,"typ":"signalgate-bundle+jwt"}`.
     pub fn sign(&self, claims: &Claims) -> Result<String, BundleError> {
         claims.validate().map_err(|e| BundleError::InvalidClaim { field: e.field, problem: e.problem })?;
-        let payload = serde_json::to_vec(claims).map_err(|e| BundleError::InvalidClaim { field: String::new(), problem: e.to_string() })?;
+        let payload = serde_json::to_vec(claims)
+            .map_err(|e| BundleError::InvalidClaim { field: String::new(), problem: e.to_string() })?;
         let header = serde_json::json!({ "alg": "EdDSA", "kid": self.key.kid(), "typ": BUNDLE_TYP });
         Ok(jws::sign_compact(&header, &payload, &self.key))
     }

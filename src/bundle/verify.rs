@@ -94,7 +94,6 @@ impl UnverifiedBundle {
         check_claims(&self.claims, expect, now)?;
         Ok(VerifiedBundle { kid: key.kid().to_string(), signature: self.signature, claims: self.claims })
     }
-
 }
 
 /// The time window, audience and tenant checks, shared by first verification

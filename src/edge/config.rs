@@ -46,7 +46,8 @@ pub struct EdgeConfig {
 }
 
 fn json_var<T: serde::de::DeserializeOwned>(variable: &'static str, text: &str) -> Result<T, EdgeError> {
-    serde_json::from_str(text).map_err(|e| EdgeError { variable, problem: format!("not valid JSON of the expected shape: {e}") })
+    serde_json::from_str(text)
+        .map_err(|e| EdgeError { variable, problem: format!("not valid JSON of the expected shape: {e}") })
 }
 
 impl EdgeConfig {

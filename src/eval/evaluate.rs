@@ -76,10 +76,10 @@ fn base_check(policy: &Policy, bundle: &VerifiedBundle, s: &Signal, ctx: &Contex
     if !class.legal_bases.contains(&consent.legal_basis) {
         return Err(Withheld::LegalBasisNotAllowed);
     }
-    if !consent.scopes.iter().any(|sc| *sc == ctx.scope) {
+    if !consent.scopes.contains(&ctx.scope) {
         return Err(Withheld::OtherScope);
     }
-    if !class.channels.iter().any(|c| *c == ctx.channel) {
+    if !class.channels.contains(&ctx.channel) {
         return Err(Withheld::ChannelNotAllowed);
     }
     let now = ctx.now;

@@ -59,7 +59,8 @@ impl PageView {
     /// A view for `tier` and `tokens`, with `page_json` (the decision as page
     /// code may see it) injected as `#sg-decision`.
     pub fn new(tier: Tier, tokens: Vec<String>, page_json: String) -> PageView {
-        let script = format!(r#"<script type="application/json" id="sg-decision">{}</script>"#, script_safe(&page_json));
+        let script =
+            format!(r#"<script type="application/json" id="sg-decision">{}</script>"#, script_safe(&page_json));
         PageView { tier, tokens, script }
     }
 
@@ -176,7 +177,8 @@ mod tests {
 
     #[test]
     fn the_rest_of_the_page_is_untouched() {
-        let page = "<!doctype html>\n<html><head><title>T</title></head><body><p class=\"a\">x &amp; y</p></body></html>\n";
+        let page =
+            "<!doctype html>\n<html><head><title>T</title></head><body><p class=\"a\">x &amp; y</p></body></html>\n";
         let out = run(page, Tier::Generic, &[]);
         let script = r#"<script type="application/json" id="sg-decision">{"tier":"x"}</script>"#;
         assert_eq!(out, page.replace("</head>", &format!("{script}</head>")));

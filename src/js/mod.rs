@@ -73,7 +73,8 @@ impl Gate {
     /// (with every problem named) if the policy or key set is invalid.
     #[wasm_bindgen(constructor)]
     pub fn new(policy_json: &str, jwks_json: &str, options: JsValue) -> Result<Gate, JsError> {
-        let opts: GateOptions = serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("options: {e}")))?;
+        let opts: GateOptions =
+            serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("options: {e}")))?;
         let policy = Policy::from_json(policy_json).map_err(|e| JsError::new(&e.to_string()))?;
         let keys = KeySet::from_json(jwks_json).map_err(|e| JsError::new(&e.to_string()))?;
         let revocations = match opts.revocations.as_deref() {
@@ -162,7 +163,12 @@ pub fn generate_key() -> Result<JsValue, JsError> {
 /// Verifies a bundle and returns its claims, or throws with the precise reason.
 /// `now` (seconds) defaults to the clock.
 #[wasm_bindgen(js_name = verifyBundle)]
-pub fn verify_bundle(token: &str, jwks_json: &str, audience: &str, now_seconds: Option<f64>) -> Result<JsValue, JsError> {
+pub fn verify_bundle(
+    token: &str,
+    jwks_json: &str,
+    audience: &str,
+    now_seconds: Option<f64>,
+) -> Result<JsValue, JsError> {
     let keys = KeySet::from_json(jwks_json).map_err(|e| JsError::new(&e.to_string()))?;
     let at = now_seconds.map_or_else(now, |s| UnixTime(s as i64));
     let bundle = UnverifiedBundle::parse(token)

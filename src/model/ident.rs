@@ -26,9 +26,7 @@ pub fn is_value(s: &str) -> bool {
 /// An issuer or audience: 1 to 200 printable ASCII characters without spaces,
 /// quotes or backslashes (a URL or a name).
 pub fn is_uriish(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= MAX_URIISH
-        && s.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\\'))
+    !s.is_empty() && s.len() <= MAX_URIISH && s.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\\'))
 }
 
 #[cfg(test)]

@@ -189,7 +189,10 @@ impl Claims {
     /// shape, bounds, time order and consent references.
     pub fn validate(&self) -> Result<(), ClaimError> {
         if self.version != CLAIMS_VERSION {
-            return Err(bad("v", format!("unsupported schema version {}, this gate reads {CLAIMS_VERSION}", self.version)));
+            return Err(bad(
+                "v",
+                format!("unsupported schema version {}, this gate reads {CLAIMS_VERSION}", self.version),
+            ));
         }
         if !is_uriish(&self.issuer) {
             return Err(bad("iss", "expected a URL or name without spaces or quotes"));
@@ -230,7 +233,10 @@ impl Claims {
             }
             check_ident(&at("cls"), &s.class)?;
             if !is_value(&s.value) {
-                return Err(bad(at("val"), format!("expected a vocabulary value (1-64 of a-z 0-9 _ -), found {:?}", s.value)));
+                return Err(bad(
+                    at("val"),
+                    format!("expected a vocabulary value (1-64 of a-z 0-9 _ -), found {:?}", s.value),
+                ));
             }
             check_ident(&at("src"), &s.source)?;
             if s.expires_at <= s.captured_at {

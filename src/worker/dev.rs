@@ -74,7 +74,10 @@ pub async fn api(mut req: Request, env: &Env, path: &str) -> Result<Response> {
         }
         (Method::Post, "/__sg/dev/clear") => {
             let mut resp = json(&serde_json::json!({ "cleared": true }), 200)?;
-            let cookie = format!("{BUNDLE_COOKIE}=; Path=/; Max-Age=0; SameSite=Lax{}", if secure(&req) { "; Secure" } else { "" });
+            let cookie = format!(
+                "{BUNDLE_COOKIE}=; Path=/; Max-Age=0; SameSite=Lax{}",
+                if secure(&req) { "; Secure" } else { "" }
+            );
             resp.headers_mut().set("Set-Cookie", &cookie)?;
             Ok(resp)
         }
@@ -113,7 +116,12 @@ fn random_id(prefix: &str) -> std::result::Result<String, String> {
     Ok(format!("{prefix}{}", b64::encode(&bytes)))
 }
 
-async fn dev_bundle(env: &Env, key_jwk: &str, body: &str, secure: bool) -> std::result::Result<(String, String), String> {
+async fn dev_bundle(
+    env: &Env,
+    key_jwk: &str,
+    body: &str,
+    secure: bool,
+) -> std::result::Result<(String, String), String> {
     let req: DevRequest = serde_json::from_str(body).map_err(|e| format!("request: {e}"))?;
     let key = SigningKey::from_jwk_json(key_jwk).map_err(|e| format!("SG_DEV_SIGNING_KEY: {e}"))?;
     let state = GateState::load(env).await.map_err(|e| e.to_string())?;
@@ -164,6 +172,7 @@ async fn dev_bundle(env: &Env, key_jwk: &str, body: &str, secure: bool) -> std::
         signals,
     };
     let token = Signer::new(key).sign(&claims).map_err(|e| e.to_string())?;
-    let cookie = format!("{BUNDLE_COOKIE}={token}; Path=/; Max-Age=86400; SameSite=Lax{}", if secure { "; Secure" } else { "" });
+    let cookie =
+        format!("{BUNDLE_COOKIE}={token}; Path=/; Max-Age=86400; SameSite=Lax{}", if secure { "; Secure" } else { "" });
     Ok((token, cookie))
 }

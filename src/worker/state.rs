@@ -34,7 +34,9 @@ async fn policy_text(env: &Env) -> Result<String, EdgeError> {
         return Ok(p);
     }
     let fail = |problem: String| EdgeError { variable: "SG_POLICY", problem };
-    let assets = env.assets("ASSETS").map_err(|_| fail("not set, and there is no ASSETS binding to read /policy.json from".into()))?;
+    let assets = env
+        .assets("ASSETS")
+        .map_err(|_| fail("not set, and there is no ASSETS binding to read /policy.json from".into()))?;
     let mut resp = assets.fetch("https://assets.local/policy.json", None).await.map_err(|e| fail(e.to_string()))?;
     if resp.status_code() != 200 {
         return Err(fail(format!("not set, and /policy.json answered {}", resp.status_code())));
@@ -42,12 +44,19 @@ async fn policy_text(env: &Env) -> Result<String, EdgeError> {
     resp.text().await.map_err(|e| fail(e.to_string()))
 }
 
-fn build_gate(config: &EdgeConfig, policy: &str, keys: Option<&str>, revocations: Option<&str>) -> Result<Gate, EdgeError> {
+fn build_gate(
+    config: &EdgeConfig,
+    policy: &str,
+    keys: Option<&str>,
+    revocations: Option<&str>,
+) -> Result<Gate, EdgeError> {
     let policy = Policy::from_json(policy).map_err(|e| EdgeError { variable: "SG_POLICY", problem: e.to_string() })?;
     let keys = keys.ok_or(EdgeError { variable: "SG_PUBLIC_KEYS", problem: "is required".into() })?;
     let keys = KeySet::from_json(keys).map_err(|e| EdgeError { variable: "SG_PUBLIC_KEYS", problem: e.to_string() })?;
     let revocations = match revocations {
-        Some(r) => Revocations::from_json(r).map_err(|e| EdgeError { variable: "SG_REVOCATIONS", problem: e.to_string() })?,
+        Some(r) => {
+            Revocations::from_json(r).map_err(|e| EdgeError { variable: "SG_REVOCATIONS", problem: e.to_string() })?
+        }
         None => Revocations::default(),
     };
     Ok(Gate::new(policy, keys, &config.audience).with_revocations(revocations))

@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 
 use super::rule::{NoSignals, Rule, Target, MAX_RULE_DEPTH, MAX_RULE_NODES};
 use super::{
-    Cardinality, Class, ContextualWhen, Deletion, Exposes, Exposure, Field, Policy, PolicyError, PolicyProblem, Purpose,
-    Segment, Sensitivity, SoftExpiry, Tiers, POLICY_SCHEMA,
+    Cardinality, Class, ContextualWhen, Deletion, Exposes, Exposure, Field, Policy, PolicyError, PolicyProblem,
+    Purpose, Segment, Sensitivity, SoftExpiry, Tiers, POLICY_SCHEMA,
 };
 use crate::bundle::json::{self, JsonProblem};
 use crate::model::ident::{is_ident, is_value};
@@ -238,7 +238,8 @@ fn walk(w: &mut Walker, doc: &Value) -> Option<Policy> {
         w.problem("purposes", "is required");
         Vec::new()
     });
-    let purpose_index: BTreeMap<String, usize> = purposes.iter().enumerate().map(|(i, p)| (p.name.clone(), i)).collect();
+    let purpose_index: BTreeMap<String, usize> =
+        purposes.iter().enumerate().map(|(i, p)| (p.name.clone(), i)).collect();
     let mut value_count = 0;
     let mut category_count = 0;
     let classes = match w.required(root, "", "classes").and_then(|v| w.object(v, "classes")) {

@@ -31,7 +31,11 @@ pub enum Rule {
     Any(Vec<Rule>),
     Not(Box<Rule>),
     /// A usable signal of `class` matching `target`, confirmed within `within` if given.
-    Signal { class: usize, target: Target, within: Option<Span> },
+    Signal {
+        class: usize,
+        target: Target,
+        within: Option<Span>,
+    },
     /// Identity-resolution confidence at least this.
     Confidence(f64),
 }

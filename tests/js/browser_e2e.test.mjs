@@ -1,0 +1,62 @@
+// The demo in real headless Chromium (Debian's, driven by playwright-core)
+// through the real Worker in workerd: a visitor shares preferences with the
+// form, and the next page is curated; "Forget me" makes it generic again.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { ROOT, startWorker, newKey } from "./helpers.mjs";
+
+const CHROMIUM = process.env.SG_CHROMIUM || "/usr/bin/chromium";
+let w, browser;
+
+before(async () => {
+  const key = newKey();
+  w = await startWorker({ SG_PUBLIC_KEYS: key.publicJwks, SG_DEV_SIGNING_KEY: key.privateJwk });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      `--user-data-dir=${mkdtempSync(join(tmpdir(), "sg-chromium-"))}`],
+  });
+});
+after(async () => { await browser?.close(); await w?.stop(); });
+
+const visible = (page) => page.$$eval("[data-sg-segment], [data-sg-tier]", (els) => els.map((e) => e.querySelector("h2, h3")?.textContent));
+
+test("sharing preferences turns the generic page into a curated one", async () => {
+  const page = await browser.newPage({ viewport: { width: 1000, height: 1400 } });
+  const shots = join(ROOT, "build", "screenshots");
+  mkdirSync(shots, { recursive: true });
+  await page.goto(w.url + "/");
+  assert.deepEqual(await visible(page), ["Welcome", "Bestsellers"]);
+  assert.match(await page.textContent("#decision-view"), /"tier": "generic"/);
+  await page.screenshot({ path: join(shots, "demo-generic.png"), fullPage: true });
+
+  await page.check('input[value="trail-running"]');
+  await page.check('input[value="hiking"]');
+  await page.selectOption('select[name="language"]', "de");
+  await Promise.all([page.waitForEvent("load"), page.click('button[type="submit"]')]);
+  assert.deepEqual(await visible(page), ["Picked for you", "Trail & road running", "Into the outdoors", "Auf Deutsch"]);
+  const decision = JSON.parse(await page.textContent("#sg-decision"));
+  assert.deepEqual(decision, { segments: ["sgt_9b2a47d1c8", "sgt_a83f01b7e2", "sgt_5d1e9a20c4"], tier: "curated" });
+  // Page code cannot see the bundle's contents through the decision: only tier and tokens.
+  assert.doesNotMatch(await page.content(), /trail-running"|"sub"/);
+  await page.screenshot({ path: join(shots, "demo-curated.png"), fullPage: true });
+
+  await Promise.all([page.waitForEvent("load"), page.click("#forget")]);
+  assert.deepEqual(await visible(page), ["Welcome", "Bestsellers"]);
+  await page.close();
+});
+
+test("soft-expired preferences fall back to the contextual tier", async () => {
+  const page = await browser.newPage();
+  await page.goto(w.url + "/");
+  await page.check('input[value="climbing"]');
+  await page.selectOption('select[name="age_days"]', "100");
+  await Promise.all([page.waitForEvent("load"), page.click('button[type="submit"]')]);
+  assert.deepEqual(await visible(page), ["Popular this week", "Bestsellers"]);
+  await page.close();
+});

@@ -1,0 +1,108 @@
+// Shared helpers for the Node test suites: the built wasm package, keys,
+// claims, and a real workerd (wrangler dev) on 127.0.0.1.
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const require = createRequire(import.meta.url);
+
+/** The Node build of the wasm package (CommonJS, loads synchronously). */
+export const sg = require(join(ROOT, "build", "pkg", "node", "signalgate.js"));
+
+export const POLICY = readFileSync(join(ROOT, "www", "policy.json"), "utf8");
+
+export const now = () => Math.floor(Date.now() / 1000);
+
+/** Realistic claims with `n` signals; override any top-level claim. */
+export function claims({ n = 2, t = now(), ...over } = {}) {
+  const values = [
+    ["interest", "trail-running"], ["language", "de"], ["interest", "hiking"], ["price_band", "premium"],
+    ["interest", "cycling"], ["contact_channel", "email"], ["interest", "climbing"], ["interest", "yoga"],
+  ];
+  const sig = [];
+  for (let i = 0; i < n; i++) {
+    const [cls, val] = values[i % values.length];
+    sig.push({ id: `s${i + 1}`, cls, val, src: "web", cap: t - 86400, exp: t + 86400 * 300, ver: 1, con: "c1", prv: "q83vEjRWeJASNFZ4kBI0Vg" });
+  }
+  return {
+    v: 1, iss: "https://origin.demo-shop.example", sub: "u-42", ten: "demo-shop", aud: "signalgate",
+    iat: t, nbf: t, exp: t + 3600, jti: `b-${Math.random().toString(36).slice(2, 10)}`, pv: "demo-2026-11", idc: 0.9,
+    cons: { c1: { st: "granted", pur: ["personalization", "targeted_advertising"], scp: ["web"], lb: "consent" } },
+    sig, ...over,
+  };
+}
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+/**
+ * Starts the built Worker in real workerd via `wrangler dev` on 127.0.0.1
+ * with `vars` (written to an env file). Resolves to { url, logs(), stop() }.
+ */
+export async function startWorker(vars, { timeoutMs = 60000 } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "sg-worker-"));
+  const envFile = join(dir, "test.env");
+  writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}='${v}'`).join("\n") + "\n");
+  const port = await freePort();
+  const wrangler = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+  const child = spawn(process.execPath, [wrangler, "dev", "--local", "--ip", "127.0.0.1", "--port", String(port),
+    "--env-file", envFile, "--show-interactive-dev-session=false", "--log-level", "log", "--persist-to", join(dir, "state")], {
+    cwd: ROOT,
+    env: { ...process.env, SG_SKIP_BUILD: "1", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      CI: "1", XDG_CONFIG_HOME: join(dir, "config"), WRANGLER_LOG_PATH: join(dir, "logs") },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.on("data", (d) => { out += d; });
+  child.stderr.on("data", (d) => { out += d; });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  while (!out.includes("Ready on")) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${out}`);
+    if (Date.now() > deadline) { child.kill("SIGKILL"); throw new Error(`wrangler dev not ready in ${timeoutMs} ms:\n${out}`); }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // Wait until the Worker itself answers.
+  for (;;) {
+    try { if ((await fetch(`${url}/__sg/health`)).status) break; } catch { /* not yet */ }
+    if (Date.now() > deadline) throw new Error(`worker did not answer:\n${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    logs: () => out,
+    stop: () => new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.on("exit", () => resolve());
+      child.kill("SIGTERM");
+      setTimeout(() => child.kill("SIGKILL"), 3000).unref();
+    }),
+  };
+}
+
+/** A fresh key: { kid, privateJwk, publicJwks, signer }. */
+export function newKey() {
+  const k = sg.generateKey();
+  return { ...k, signer: new sg.Signer(k.privateJwk) };
+}
+
+/** Elements of `html` that carry data-sg-segment / data-sg-tier, and the decision JSON. */
+export function pageParts(html) {
+  const segments = [...html.matchAll(/data-sg-segment="([^"]*)"/g)].map((m) => m[1]);
+  const tiers = [...html.matchAll(/data-sg-tier="([^"]*)"/g)].map((m) => m[1]);
+  const m = html.match(/<script type="application\/json" id="sg-decision">(.*?)<\/script>/s);
+  return { segments, tiers, decision: m ? JSON.parse(m[1]) : null, decisionCount: (html.match(/id="sg-decision"/g) || []).length };
+}

@@ -1,0 +1,154 @@
+// End to end through the real Worker in workerd (wrangler dev on 127.0.0.1):
+// the same pages requested with no bundle, valid, tampered, expired, other
+// tenant's, GPC, revoked, oversized and unknown-key bundles. Each gets exactly
+// the expected elements, headers and decision JSON.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { startWorker, newKey, claims, now, pageParts, freePort } from "./helpers.mjs";
+
+const RUNNERS = "sgt_5d1e9a20c4", GERMAN = "sgt_9b2a47d1c8", ADS = "sgt_c2d9f4e817";
+const key = newKey();
+const stranger = newKey();
+let w;
+
+before(async () => {
+  w = await startWorker({
+    SG_PUBLIC_KEYS: key.publicJwks,
+    SG_REVOCATIONS: JSON.stringify({ bundles: ["b-revoked"], subjects: ["u-revoked"] }),
+  });
+});
+after(async () => { await w?.stop(); });
+
+const get = (path, headers = {}) => fetch(w.url + path, { headers });
+const withBundle = (token, extra = {}) => ({ Cookie: `theme=dark; sg_bundle=${token}`, ...extra });
+
+async function page(path, headers) {
+  const resp = await get(path, headers);
+  assert.equal(resp.status, 200);
+  return { resp, ...pageParts(await resp.text()) };
+}
+
+function assertGeneric(p) {
+  assert.deepEqual(p.segments, []);
+  assert.ok(p.tiers.every((t) => t.split(/\s+/).includes("generic")), `only generic blocks: ${p.tiers}`);
+  assert.deepEqual(p.decision, { segments: [], tier: "generic" });
+  assert.equal(p.decisionCount, 1);
+  assert.equal(p.resp.headers.get("sg-tier"), "generic");
+}
+
+test("no bundle: generic page, no personalised element", async () => {
+  const p = await page("/");
+  assertGeneric(p);
+  assert.match(p.resp.headers.get("vary"), /Cookie/);
+});
+
+test("valid bundle: curated page with exactly the permitted segments", async () => {
+  const token = key.signer.sign(claims());
+  const p = await page("/", withBundle(token));
+  assert.deepEqual(p.segments, [RUNNERS, GERMAN]);
+  assert.deepEqual(p.tiers, ["curated"]);
+  assert.deepEqual(p.decision, { segments: [GERMAN, RUNNERS], tier: "curated" });
+  assert.equal(p.resp.headers.get("cache-control"), "private, no-store");
+  assert.match(p.resp.headers.get("vary"), /Cookie, Sg-Bundle, Sec-GPC/);
+  // The same visitor again: answered from the isolate's verified-bundle cache.
+  const again = await page("/", withBundle(token));
+  assert.deepEqual(again.segments, [RUNNERS, GERMAN]);
+  assert.match(w.logs(), /"cached":true[^\n]*"tier":"curated"/);
+});
+
+test("the Sg-Bundle header works for API clients", async () => {
+  const p = await page("/", { "Sg-Bundle": key.signer.sign(claims({ n: 1 })) });
+  assert.deepEqual(p.segments, [RUNNERS]);
+});
+
+const failures = [
+  ["tampered", () => { const t = key.signer.sign(claims()); const parts = t.split("."); const body = Buffer.from(parts[1], "base64url").toString().replace("trail-running", "road-running"); return [parts[0], Buffer.from(body).toString("base64url"), parts[2]].join("."); }, "bad_signature"],
+  ["expired", () => key.signer.sign(claims({ iat: now() - 7200, nbf: now() - 7200, exp: now() - 3600 })), "expired"],
+  ["another tenant's", () => key.signer.sign(claims({ ten: "other-shop" })), "wrong_tenant"],
+  ["revoked by id", () => key.signer.sign(claims({ jti: "b-revoked" })), "revoked"],
+  ["revoked by subject", () => key.signer.sign(claims({ sub: "u-revoked" })), "revoked"],
+  ["unknown key", () => stranger.signer.sign(claims()), "unknown_key"],
+  ["malformed", () => "not.a.bundle", "bad_base64"],
+  ["oversized", () => "A".repeat(17000), "too_large"],
+  ["wrong audience", () => key.signer.sign(claims({ aud: "someone-else" })), "wrong_audience"],
+];
+for (const [name, make, reason] of failures) {
+  test(`${name} bundle: generic page, reason \`${reason}\` logged`, async () => {
+    const p = await page("/", withBundle(make()));
+    assertGeneric(p);
+    assert.match(w.logs(), new RegExp(`"reason":"${reason}"`));
+  });
+}
+
+test("GPC removes only the purposes it opts out of", async () => {
+  const token = key.signer.sign(claims({ n: 1 }));
+  const plain = await page("/deals/", withBundle(token));
+  assert.deepEqual(plain.segments, [RUNNERS, ADS]);
+  const gpc = await page("/deals/", withBundle(token, { "Sec-GPC": "1" }));
+  assert.deepEqual(gpc.segments, [RUNNERS]);
+  assert.deepEqual(gpc.decision, { segments: [RUNNERS], tier: "curated" });
+});
+
+test("non-HTML assets pass through untouched but vary on the bundle", async () => {
+  const resp = await get("/demo.css", withBundle(key.signer.sign(claims())));
+  assert.equal(resp.status, 200);
+  assert.match(await resp.text(), /--|font-family/);
+  assert.match(resp.headers.get("vary"), /Cookie/);
+});
+
+test("/__sg/decision gives page code only the exposed fields", async () => {
+  const resp = await get("/__sg/decision", withBundle(key.signer.sign(claims())));
+  assert.deepEqual(await resp.json(), { segments: [GERMAN, RUNNERS], tier: "curated" });
+  assert.equal(resp.headers.get("cache-control"), "private, no-store");
+});
+
+test("logs carry no personal data", () => {
+  assert.doesNotMatch(w.logs(), /u-42|u-revoked|trail-running/);
+});
+
+test("upstream origin: gets the permitted tokens, cannot be spoofed, forged decisions are replaced", async () => {
+  let seen = null;
+  const origin = createServer((req, res) => {
+    seen = { segments: req.headers["sg-segments"], tier: req.headers["sg-tier"], decision: req.headers["sg-decision"] };
+    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "public, max-age=600" });
+    res.end(`<html><head><script type="application/json" id="sg-decision">{"tier":"curated","segments":["forged"]}</script></head>
+<body><p data-sg-segment="${RUNNERS}">run</p><p data-sg-segment="${ADS}">ad</p><p>${"filler ".repeat(20)}</p></body></html>`);
+  });
+  const port = await freePort();
+  await new Promise((r) => origin.listen(port, "127.0.0.1", r));
+  const up = await startWorker({ SG_PUBLIC_KEYS: key.publicJwks, SG_UPSTREAM: `http://127.0.0.1:${port}` });
+  try {
+    const token = key.signer.sign(claims({ n: 1 }));
+    const resp = await fetch(`${up.url}/any/page`, { headers: { Cookie: `sg_bundle=${token}`, "Sg-Segments": "forged", "Sg-Tier": "curated" } });
+    const p = pageParts(await resp.text());
+    assert.deepEqual(p.segments, [RUNNERS]);
+    assert.deepEqual(p.decision, { segments: [RUNNERS], tier: "curated" });
+    assert.equal(p.decisionCount, 1);
+    assert.deepEqual(seen, { segments: RUNNERS, tier: "curated", decision: JSON.stringify({ policy_version: "demo-2026-11", segments: [RUNNERS], tier: "curated" }) });
+    assert.equal(resp.headers.get("cache-control"), "private, no-store");
+    // Without a bundle, the client's forged headers still do not reach the origin.
+    const anon = await fetch(`${up.url}/x`, { headers: { "Sg-Segments": "forged" } });
+    assert.deepEqual(pageParts(await anon.text()).segments, []);
+    assert.equal(seen.segments, "");
+  } finally {
+    await up.stop();
+    origin.close();
+  }
+});
+
+test("a broken policy fails closed: generic pages, no 5xx, health says why", async () => {
+  const broken = await startWorker({ SG_PUBLIC_KEYS: key.publicJwks, SG_POLICY: '{"schema":1,"version":"x"}' });
+  try {
+    const resp = await fetch(broken.url + "/", { headers: { Cookie: `sg_bundle=${key.signer.sign(claims())}` } });
+    assert.equal(resp.status, 200);
+    const p = pageParts(await resp.text());
+    assert.deepEqual(p.segments, []);
+    assert.deepEqual(p.decision, { segments: [], tier: "generic" });
+    const health = await fetch(broken.url + "/__sg/health");
+    assert.equal(health.status, 503);
+    assert.match((await health.json()).problem, /SG_POLICY/);
+  } finally {
+    await broken.stop();
+  }
+});
