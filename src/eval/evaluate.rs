@@ -97,7 +97,13 @@ fn base_check(policy: &Policy, bundle: &VerifiedBundle, s: &Signal, ctx: &Contex
                 _ => return Err(Withheld::SoftExpiredNotReconfirmed),
             }
         } else {
-            deadline = deadline.min(soft_at);
+            // A reconfirmation before the soft expiry keeps the signal usable
+            // until the end of its window.
+            let soft_deadline = match s.reconfirmed_at {
+                Some(r) if r <= now => soft_at.max(r.after(soft.window)),
+                _ => soft_at,
+            };
+            deadline = deadline.min(soft_deadline);
         }
     }
     Ok(Candidate { class: class_index, value, deadline, confirmed_at })

@@ -51,5 +51,12 @@ async fn fetch(req: Request, env: Env, _ctx: WorkerContext) -> Result<Response> 
     if path.starts_with("/__sg/") {
         return dev::api(req, &env, &path).await;
     }
-    page::serve(req, &env).await
+    let backup = req.clone()?;
+    match page::serve(req, &env).await {
+        Ok(resp) => Ok(resp),
+        Err(e) => {
+            state::log(&serde_json::json!({ "sg": "gate_failure", "reason": "error", "problem": e.to_string() }));
+            page::serve_generic(backup, &env).await
+        }
+    }
 }

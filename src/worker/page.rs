@@ -10,9 +10,11 @@ use super::state::{log, GateState};
 use crate::eval::{Decision, Tier};
 use crate::html::{rewriter, PageView};
 
-/// Request headers that carry the decision upstream; stripped from what the
-/// client sent so they cannot be forged.
-const UPSTREAM_HEADERS: [&str; 3] = ["Sg-Segments", "Sg-Tier", "Sg-Decision"];
+/// Request headers not forwarded: the decision headers (so a client cannot
+/// forge them) and the conditional ones (a 304 would let a browser reuse a
+/// page filtered for another decision).
+const DROPPED_HEADERS: [&str; 7] =
+    ["Sg-Segments", "Sg-Tier", "Sg-Decision", "If-None-Match", "If-Modified-Since", "If-Match", "If-Range"];
 
 /// Serves one page request. Never answers 5xx for a visitor's bundle.
 pub async fn serve(req: Request, env: &Env) -> Result<Response> {
@@ -45,6 +47,15 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
     finish(resp, view, personalised)
 }
 
+/// The fallback when serving through the gate failed: the page with the
+/// generic view (no segment, generic tier blocks only), never cached.
+pub async fn serve_generic(req: Request, env: &Env) -> Result<Response> {
+    let decision = Decision::failed("unknown", "gate_error", String::new());
+    let upstream = GateState::load(env).await.ok().and_then(|s| s.borrow().config.upstream.clone());
+    let resp = fetch_page(req, env, upstream.as_deref(), &decision, &generic_json()).await?;
+    finish(resp, PageView::new(Tier::Generic, Vec::new(), generic_json().to_string()), true)
+}
+
 fn generic_json() -> serde_json::Value {
     serde_json::json!({ "tier": "generic", "segments": [] })
 }
@@ -58,7 +69,7 @@ async fn fetch_page(
 ) -> Result<Response> {
     let headers = Headers::new();
     for (name, value) in req.headers().entries() {
-        if !UPSTREAM_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(&name)) {
+        if !DROPPED_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(&name)) {
             headers.set(&name, &value)?;
         }
     }
@@ -98,8 +109,12 @@ fn finish(mut resp: Response, view: PageView, personalised: bool) -> Result<Resp
     if !is_html {
         return Ok(resp.with_headers(headers));
     }
-    headers.delete("Content-Length")?;
-    let body = resp.stream()?;
+    // A response without a body (304, 204, HEAD) has nothing to filter.
+    let Ok(body) = resp.stream() else { return Ok(resp.with_headers(headers)) };
+    // The filtered page is a different representation: no length, no validators.
+    for h in ["Content-Length", "ETag", "Last-Modified"] {
+        headers.delete(h)?;
+    }
     let out = Rc::new(RefCell::new(Vec::new()));
     let sink = out.clone();
     let rw = rewriter(Rc::new(view), move |chunk: &[u8]| sink.borrow_mut().extend_from_slice(chunk));

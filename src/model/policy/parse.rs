@@ -423,7 +423,10 @@ fn class(
         value_category,
         categories,
         cardinality,
-        ttl: ttl?,
+        // A missing or bad `ttl` is already reported and fails the policy;
+        // keeping the class avoids a second, false "unknown class" problem
+        // for every rule that names it.
+        ttl: ttl.unwrap_or(Span::days(365)),
         soft_expiry,
         reconfirm_lead,
         purposes,
@@ -444,6 +447,7 @@ fn vocabulary(w: &mut Walker, spec: &Map<String, Value>, path: &str) -> (Vec<Str
     let mut values = Vec::new();
     let mut value_category = Vec::new();
     let mut categories: Vec<String> = Vec::new();
+    let problems_before = w.problems.len();
     match (spec.get("values"), spec.get("categories")) {
         (Some(list), None) => {
             let p = join(path, "values");
@@ -484,7 +488,7 @@ fn vocabulary(w: &mut Walker, spec: &Map<String, Value>, path: &str) -> (Vec<Str
         (Some(_), Some(_)) => w.problem(path, "give either `values` or `categories`, not both"),
         (None, None) => w.problem(path, "needs `values` (a list) or `categories` (a map value -> category)"),
     }
-    if values.is_empty() && w.problems.is_empty() {
+    if values.is_empty() && w.problems.len() == problems_before {
         w.problem(&join(path, "values"), "the vocabulary is empty");
     }
     (values, value_category, categories)
@@ -533,7 +537,7 @@ fn segments(
         let rule = w.required(spec, &path, "rule").and_then(|r| {
             let rp = join(&path, "rule");
             let rule = RuleParser { w: &mut *w, classes, class_index, nodes: 0 }.rule(r, &rp, 1)?;
-            if rule.holds(&NoSignals) {
+            if NoSignals::matches(&rule) {
                 w.problem(&rp, "matches a visitor with no signals; add a `signal` condition that must hold");
                 return None;
             }

@@ -73,16 +73,36 @@ impl Rule {
     }
 }
 
-/// Facts with no signals at all and full confidence: a rule that holds here
-/// would emit a token for a visitor who volunteered nothing.
-pub(crate) struct NoSignals;
+/// Facts with no signals at all and the given identity confidence: a rule
+/// that holds here would emit a token for a visitor who volunteered nothing.
+pub(crate) struct NoSignals(pub(crate) f64);
+
+impl NoSignals {
+    /// Whether `rule` holds without any signal at some identity confidence.
+    /// Without signals a rule depends only on the confidence, and only
+    /// changes at the thresholds it names, so 0 and each threshold cover
+    /// every case.
+    pub(crate) fn matches(rule: &Rule) -> bool {
+        fn thresholds(rule: &Rule, out: &mut Vec<f64>) {
+            match rule {
+                Rule::All(rules) | Rule::Any(rules) => rules.iter().for_each(|r| thresholds(r, out)),
+                Rule::Not(rule) => thresholds(rule, out),
+                Rule::Confidence(min) => out.push(*min),
+                Rule::Signal { .. } => {}
+            }
+        }
+        let mut levels = vec![0.0, 1.0];
+        thresholds(rule, &mut levels);
+        levels.into_iter().any(|c| rule.holds(&NoSignals(c)))
+    }
+}
 
 impl Facts for NoSignals {
     fn latest(&self, _: usize, _: Target) -> Option<UnixTime> {
         None
     }
     fn confidence(&self) -> f64 {
-        1.0
+        self.0
     }
     fn now(&self) -> UnixTime {
         UnixTime(0)
