@@ -49,7 +49,13 @@ impl UnverifiedBundle {
     /// JSON (no duplicate members), `alg` `EdDSA`, `kid` present, the bundle
     /// `typ`, no `crit`, and claims that follow the schema.
     pub fn parse(token: &str) -> Result<Self, BundleError> {
-        let parsed = jws::parse_compact(token, MAX_BUNDLE_BYTES)?;
+        Self::parse_with_limit(token, MAX_BUNDLE_BYTES)
+    }
+
+    /// [`parse`](Self::parse) with another size limit (in bytes), for
+    /// deployments that carry bundles in headers rather than cookies.
+    pub fn parse_with_limit(token: &str, max_bytes: usize) -> Result<Self, BundleError> {
+        let parsed = jws::parse_compact(token, max_bytes)?;
         let typ_ok = parsed.header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(BUNDLE_TYP));
         if !typ_ok {
             return Err(BundleError::WrongType { typ: parsed.header.typ.clone() });

@@ -7,6 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::bundle::{b64, VerifiedBundle};
+use crate::eval::{Context, Decision, Gate};
 
 /// Default number of bundles kept.
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -76,5 +77,23 @@ impl BundleCache {
     pub fn clear(&mut self) {
         self.entries.clear();
         self.order.clear();
+    }
+}
+
+/// Decides through `cache`: a cached bundle is re-checked (time, audience,
+/// revocation) but not verified again; a newly verified one is remembered.
+/// Returns the decision and whether the cache answered.
+pub fn decide_with_cache(gate: &Gate, cache: &mut BundleCache, token: Option<&str>, ctx: &Context) -> (Decision, bool) {
+    let Some(token) = token else { return (gate.decide(None, ctx), false) };
+    if let Some(bundle) = cache.get(token) {
+        return (gate.decide_verified(bundle, ctx), true);
+    }
+    match gate.verify(token, ctx.now) {
+        Ok(bundle) => {
+            let d = gate.decide_verified(&bundle, ctx);
+            cache.insert(token, bundle);
+            (d, false)
+        }
+        Err(e) => (gate.failed(&e), false),
     }
 }

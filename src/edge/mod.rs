@@ -6,7 +6,9 @@
 pub mod cache;
 pub mod config;
 pub mod request;
+pub mod view;
 
-pub use cache::BundleCache;
+pub use cache::{decide_with_cache, BundleCache};
 pub use config::{EdgeConfig, EdgeError};
 pub use request::{bundle_from, BUNDLE_COOKIE, BUNDLE_HEADER};
+pub use view::PageView;

@@ -29,17 +29,34 @@ pub struct Gate {
     keys: KeySet,
     expect: Expectations,
     revocations: Revocations,
+    max_bundle_bytes: usize,
 }
+
+/// The largest bundle size limit a gate may be configured with.
+pub const MAX_BUNDLE_LIMIT: usize = 256 * 1024;
 
 impl Gate {
     /// A gate for bundles addressed to `audience`.
     pub fn new(policy: Policy, keys: KeySet, audience: &str) -> Gate {
-        Gate { policy, keys, expect: Expectations::new(audience, None), revocations: Revocations::default() }
+        Gate {
+            policy,
+            keys,
+            expect: Expectations::new(audience, None),
+            revocations: Revocations::default(),
+            max_bundle_bytes: crate::bundle::MAX_BUNDLE_BYTES,
+        }
     }
 
     /// Replaces the revocation list.
     pub fn with_revocations(mut self, revocations: Revocations) -> Gate {
         self.revocations = revocations;
+        self
+    }
+
+    /// Accepts bundles up to `bytes` (at most [`MAX_BUNDLE_LIMIT`]) instead of
+    /// [`MAX_BUNDLE_BYTES`](crate::bundle::MAX_BUNDLE_BYTES).
+    pub fn with_max_bundle_bytes(mut self, bytes: usize) -> Gate {
+        self.max_bundle_bytes = bytes.min(MAX_BUNDLE_LIMIT);
         self
     }
 
@@ -55,7 +72,8 @@ impl Gate {
 
     /// Parses and verifies a bundle, then checks revocation.
     pub fn verify(&self, token: &str, now: UnixTime) -> Result<VerifiedBundle, BundleError> {
-        let bundle = UnverifiedBundle::parse(token)?.verify(&self.keys, &self.expect, now)?;
+        let bundle =
+            UnverifiedBundle::parse_with_limit(token, self.max_bundle_bytes)?.verify(&self.keys, &self.expect, now)?;
         self.revocations.check(&bundle)?;
         Ok(bundle)
     }

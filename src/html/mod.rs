@@ -28,53 +28,7 @@ use std::rc::Rc;
 use lol_html::html_content::{ContentType, Element};
 use lol_html::{element, end, HtmlRewriter, OutputSink, Settings};
 
-use crate::eval::Tier;
-
-/// What the filter lets through: the tier, the permitted tokens and the
-/// exposure-filtered decision JSON for page code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageView {
-    pub tier: Tier,
-    pub tokens: Vec<String>,
-    script: String,
-}
-
-/// Escapes JSON for a `<script>` element: no `<`, `>`, `&` or line separators.
-fn script_safe(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    for c in json.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-impl PageView {
-    /// A view for `tier` and `tokens`, with `page_json` (the decision as page
-    /// code may see it) injected as `#sg-decision`.
-    pub fn new(tier: Tier, tokens: Vec<String>, page_json: String) -> PageView {
-        let script =
-            format!(r#"<script type="application/json" id="sg-decision">{}</script>"#, script_safe(&page_json));
-        PageView { tier, tokens, script }
-    }
-
-    /// Keep an element marked with `data-sg-segment` = `attr`?
-    pub fn keeps_segment(&self, attr: &str) -> bool {
-        let mut names = attr.split_ascii_whitespace().peekable();
-        names.peek().is_some() && names.all(|t| self.tokens.iter().any(|p| p == t))
-    }
-
-    /// Keep an element marked with `data-sg-tier` = `attr`?
-    pub fn keeps_tier(&self, attr: &str) -> bool {
-        attr.split(|c: char| c == '|' || c == ',' || c.is_ascii_whitespace()).any(|t| t == self.tier.as_str())
-    }
-}
+pub use crate::edge::PageView;
 
 /// lol_html settings that apply `view`.
 pub fn settings(view: Rc<PageView>) -> Settings<'static, 'static> {
@@ -129,6 +83,7 @@ pub fn filter_html(html: &[u8], view: &PageView) -> Result<Vec<u8>, lol_html::er
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eval::Tier;
 
     fn run(html: &str, tier: Tier, tokens: &[&str]) -> String {
         let view = PageView::new(tier, tokens.iter().map(|s| s.to_string()).collect(), r#"{"tier":"x"}"#.into());

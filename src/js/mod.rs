@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use crate::bundle::{Expectations, KeySet, Revocations, Signer as CoreSigner, SigningKey, UnverifiedBundle};
+use crate::edge::BundleCache;
 use crate::eval::{Context, Decision, Gate as CoreGate};
 use crate::model::{Claims, Policy};
 use crate::time::UnixTime;
@@ -59,17 +60,21 @@ struct GateOptions {
     audience: String,
     #[serde(default)]
     revocations: Option<String>,
+    #[serde(default, rename = "maxBundleBytes")]
+    max_bundle_bytes: Option<usize>,
 }
 
 /// A gate built once from a policy and a key set, reused for every decision.
 #[wasm_bindgen]
 pub struct Gate {
     inner: CoreGate,
+    /// Verified bundles, so a repeat decision skips signature verification.
+    cache: std::cell::RefCell<BundleCache>,
 }
 
 #[wasm_bindgen]
 impl Gate {
-    /// `new Gate(policyJson, jwksJson, { audience, revocations? })`. Throws
+    /// `new Gate(policyJson, jwksJson, { audience, revocations?, maxBundleBytes? })`. Throws
     /// (with every problem named) if the policy or key set is invalid.
     #[wasm_bindgen(constructor)]
     pub fn new(policy_json: &str, jwks_json: &str, options: JsValue) -> Result<Gate, JsError> {
@@ -81,7 +86,11 @@ impl Gate {
             Some(text) => Revocations::from_json(text).map_err(|e| JsError::new(&format!("revocations: {e}")))?,
             None => Revocations::default(),
         };
-        Ok(Gate { inner: CoreGate::new(policy, keys, &opts.audience).with_revocations(revocations) })
+        let mut inner = CoreGate::new(policy, keys, &opts.audience).with_revocations(revocations);
+        if let Some(max) = opts.max_bundle_bytes {
+            inner = inner.with_max_bundle_bytes(max);
+        }
+        Ok(Gate { inner, cache: std::cell::RefCell::new(BundleCache::default()) })
     }
 
     /// The full decision (with reasons) as a plain object. Never throws: a
@@ -111,7 +120,10 @@ impl Gate {
 impl Gate {
     fn decide_core(&self, bundle: Option<&str>, context_value: JsValue) -> Decision {
         match context(context_value) {
-            Ok(ctx) => self.inner.decide(bundle.filter(|b| !b.is_empty()), &ctx),
+            Ok(ctx) => {
+                let token = bundle.filter(|b| !b.is_empty());
+                crate::edge::decide_with_cache(&self.inner, &mut self.cache.borrow_mut(), token, &ctx).0
+            }
             Err(msg) => Decision::failed(&self.inner.policy().version, "bad_context", msg),
         }
     }

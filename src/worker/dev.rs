@@ -86,7 +86,7 @@ pub async fn api(mut req: Request, env: &Env, path: &str) -> Result<Response> {
 }
 
 fn secure(req: &Request) -> bool {
-    req.url().is_ok_and(|u| u.scheme() == "https")
+    req.inner().url().starts_with("https:")
 }
 
 /// The demo form's choices.

@@ -8,6 +8,7 @@
 
 mod dev;
 mod page;
+mod rewrite;
 mod state;
 
 use worker::{event, Context as WorkerContext, Env, Request, Response, Result};
@@ -19,14 +20,13 @@ pub use state::GateState;
 
 /// Builds the evaluation context from the request.
 fn context(req: &Request, state: &GateState) -> Option<Context> {
-    let url = req.url().ok()?;
-    let host = url.host_str().unwrap_or_default();
     let headers = req.headers();
+    let host = headers.get("Host").ok().flatten().unwrap_or_default();
     Some(Context {
         now: crate::js::now(),
-        purposes: state.config.purposes_for(url.path()).to_vec(),
+        purposes: state.config.purposes_for(&req.path()).to_vec(),
         channel: state.config.channel.clone(),
-        tenant: state.config.tenant_for(host)?.to_string(),
+        tenant: state.config.tenant_for(&host)?.to_string(),
         scope: state.config.scope.clone(),
         gpc: headers.get("Sec-GPC").ok().flatten().is_some_and(|v| v.trim() == "1"),
     })

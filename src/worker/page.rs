@@ -1,20 +1,23 @@
 //! Serving a page through the gate: decide, fetch, filter, set cache headers.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
-use futures_util::StreamExt;
 use worker::{Env, Fetch, Headers, Request, RequestInit, Response, Result};
 
 use super::state::{log, GateState};
+use crate::edge::PageView;
 use crate::eval::{Decision, Tier};
-use crate::html::{rewriter, PageView};
 
 /// Request headers not forwarded: the decision headers (so a client cannot
 /// forge them) and the conditional ones (a 304 would let a browser reuse a
 /// page filtered for another decision).
 const DROPPED_HEADERS: [&str; 7] =
     ["Sg-Segments", "Sg-Tier", "Sg-Decision", "If-None-Match", "If-Modified-Since", "If-Match", "If-Range"];
+
+/// The path and query of a serialized URL (`/a/b?c`), without parsing it
+/// (the Worker avoids linking a URL parser).
+pub(crate) fn path_and_query(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    url[after_scheme..].find('/').map_or("/", |i| &url[after_scheme + i..])
+}
 
 /// Serves one page request. Never answers 5xx for a visitor's bundle.
 pub async fn serve(req: Request, env: &Env) -> Result<Response> {
@@ -76,29 +79,21 @@ async fn fetch_page(
     headers.set("Sg-Tier", decision.tier.as_str())?;
     headers.set("Sg-Segments", &decision.segments.join(" "))?;
     headers.set("Sg-Decision", &upstream_json.to_string())?;
-    let url = req.url()?;
+    let url = req.inner().url();
+    let mut init = RequestInit::new();
+    init.with_method(req.method()).with_headers(headers);
     match upstream {
         Some(base) => {
-            let mut target = worker::Url::parse(base)?;
-            target.set_path(url.path());
-            target.set_query(url.query());
-            let mut init = RequestInit::new();
-            init.with_method(req.method()).with_headers(headers);
-            Fetch::Request(Request::new_with_init(target.as_str(), &init)?).send().await
+            let target = format!("{}{}", base.trim_end_matches('/'), path_and_query(&url));
+            Fetch::Request(Request::new_with_init(&target, &init)?).send().await
         }
-        None => {
-            let mut init = RequestInit::new();
-            init.with_method(req.method()).with_headers(headers);
-            let asset_req = Request::new_with_init(url.as_str(), &init)?;
-            env.assets("ASSETS")?.fetch_request(asset_req).await
-        }
+        None => env.assets("ASSETS")?.fetch_request(Request::new_with_init(&url, &init)?).await,
     }
 }
 
 /// Streams HTML through the filter; sets `Vary` and, for anything derived
 /// from a bundle, `Cache-Control: private, no-store`.
-fn finish(mut resp: Response, view: PageView, personalised: bool) -> Result<Response> {
-    let status = resp.status_code();
+fn finish(resp: Response, view: PageView, personalised: bool) -> Result<Response> {
     let headers = resp.headers().clone();
     headers.append("Vary", "Cookie, Sg-Bundle, Sec-GPC")?;
     headers.set("Sg-Tier", view.tier.as_str())?;
@@ -106,39 +101,14 @@ fn finish(mut resp: Response, view: PageView, personalised: bool) -> Result<Resp
         headers.set("Cache-Control", "private, no-store")?;
     }
     let is_html = headers.get("Content-Type")?.is_some_and(|t| t.to_ascii_lowercase().starts_with("text/html"));
-    if !is_html {
+    if !is_html || resp.status_code() == 304 || resp.status_code() == 204 {
         return Ok(resp.with_headers(headers));
     }
-    // A response without a body (304, 204, HEAD) has nothing to filter.
-    let Ok(body) = resp.stream() else { return Ok(resp.with_headers(headers)) };
     // The filtered page is a different representation: no length, no validators.
     for h in ["Content-Length", "ETag", "Last-Modified"] {
         headers.delete(h)?;
     }
-    let out = Rc::new(RefCell::new(Vec::new()));
-    let sink = out.clone();
-    let rw = rewriter(Rc::new(view), move |chunk: &[u8]| sink.borrow_mut().extend_from_slice(chunk));
-    let stream = futures_util::stream::unfold(Some((body, rw, out)), |state| async move {
-        let (mut body, mut rw, out) = state?;
-        loop {
-            match body.next().await {
-                Some(Ok(chunk)) => {
-                    if let Err(e) = rw.write(&chunk) {
-                        return Some((Err(worker::Error::RustError(e.to_string())), None));
-                    }
-                    let ready = std::mem::take(&mut *out.borrow_mut());
-                    if !ready.is_empty() {
-                        return Some((Ok(ready), Some((body, rw, out))));
-                    }
-                }
-                Some(Err(e)) => return Some((Err(e), None)),
-                None => {
-                    let ended = rw.end();
-                    let rest = std::mem::take(&mut *out.borrow_mut());
-                    return Some((ended.map(|()| rest).map_err(|e| worker::Error::RustError(e.to_string())), None));
-                }
-            }
-        }
-    });
-    Ok(Response::from_stream(stream)?.with_status(status).with_headers(headers))
+    let resp: web_sys::Response = resp.with_headers(headers).into();
+    let filtered = super::rewrite::apply(view, resp).map_err(worker::Error::from)?;
+    Ok(Response::from(filtered))
 }

@@ -102,18 +102,7 @@ impl GateState {
             Ok(g) => g,
             Err(e) => return (Decision::failed("unknown", "config", e.to_string()), false),
         };
-        let Some(token) = token else { return (gate.decide(None, ctx), false) };
-        if let Some(bundle) = self.cache.get(token) {
-            return (gate.decide_verified(bundle, ctx), true);
-        }
-        match gate.verify(token, ctx.now) {
-            Ok(bundle) => {
-                let d = gate.decide_verified(&bundle, ctx);
-                self.cache.insert(token, bundle);
-                (d, false)
-            }
-            Err(e) => (gate.failed(&e), false),
-        }
+        crate::edge::decide_with_cache(gate, &mut self.cache, token, ctx)
     }
 }
 
