@@ -93,7 +93,9 @@ fn base_check(policy: &Policy, bundle: &VerifiedBundle, s: &Signal, ctx: &Contex
         let soft_at = s.captured_at.after(soft.after);
         if now >= soft_at {
             match s.reconfirmed_at {
-                Some(r) if r <= now && now.before(soft.window) <= r => deadline = deadline.min(r.after(soft.window)),
+                // Usable while `now < r + window`, so that, as for hard
+                // expiry, the deadline is the first instant it is not.
+                Some(r) if r <= now && now.before(soft.window) < r => deadline = deadline.min(r.after(soft.window)),
                 _ => return Err(Withheld::SoftExpiredNotReconfirmed),
             }
         } else {

@@ -45,12 +45,23 @@ pub(crate) fn decide(req: &Request, state: &mut GateState) -> (Decision, bool) {
     state.decide(token, &ctx)
 }
 
+/// Fault injection for the fail-closed test: with `SG_FAULT_INJECTION=panic`
+/// every page request panics inside the gate, and the JS shim must still
+/// serve the generic page. Never set in a deployment.
+#[allow(clippy::panic)]
+fn fault_injection(env: &Env) {
+    if env.var("SG_FAULT_INJECTION").is_ok_and(|v| v.to_string() == "panic") {
+        panic!("fault injection: SG_FAULT_INJECTION=panic");
+    }
+}
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: WorkerContext) -> Result<Response> {
     let path = req.path();
     if path.starts_with("/__sg/") {
         return dev::api(req, &env, &path).await;
     }
+    fault_injection(&env);
     let backup = req.clone()?;
     match page::serve(req, &env).await {
         Ok(resp) => Ok(resp),

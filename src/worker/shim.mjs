@@ -48,14 +48,46 @@ async function failClosed(request, env) {
     .transform(plain);
 }
 
+// A Rust panic aborts the wasm instance inside a future, so the promise
+// from `gate.fetch` would never settle. workers-rs's panic hook sets
+// `criticalError` on this shared state object first: watch that write and
+// fail every in-flight request closed at once (wasm-bindgen re-instantiates
+// the module for the next request).
+const inFlight = new Set();
+const initState = globalThis.__worker_init_state;
+if (initState) {
+  let critical = Boolean(initState.criticalError);
+  Object.defineProperty(initState, "criticalError", {
+    get: () => critical,
+    set: (value) => {
+      critical = Boolean(value);
+      if (!critical) return;
+      for (const fail of inFlight) fail(new Error("the gate panicked"));
+      inFlight.clear();
+      critical = false;
+    },
+    configurable: true,
+  });
+}
+
+function trapped() {
+  let fail;
+  const promise = new Promise((_, reject) => { fail = reject; });
+  inFlight.add(fail);
+  return { promise, done: () => inFlight.delete(fail) };
+}
+
 export default {
   async fetch(request, env, ctx) {
+    const trap = trapped();
     try {
-      return await gate.fetch(request, env, ctx);
+      return await Promise.race([gate.fetch(request, env, ctx), trap.promise]);
     } catch (err) {
       const problem = String((err && err.message) || err).slice(0, 200);
       console.error(JSON.stringify({ sg: "gate_failure", reason: "exception", problem }));
       return failClosed(request, env);
+    } finally {
+      trap.done();
     }
   },
 };

@@ -2,7 +2,7 @@
 // claims, and a real workerd (wrangler dev) on 127.0.0.1.
 import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,6 +37,15 @@ export function claims({ n = 2, t = now(), ...over } = {}) {
   };
 }
 
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+function portOpen(port) {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => { socket.destroy(); resolve(true); });
+    socket.once("error", () => { socket.destroy(); resolve(false); });
+  });
+}
+
 export async function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -51,14 +60,18 @@ export async function freePort() {
 /**
  * Starts the built Worker in real workerd via `wrangler dev` on 127.0.0.1
  * with `vars` (written to an env file). Resolves to { url, logs(), stop() }.
+ * Options: `config`, another wrangler.toml (default: the project's);
+ * `probe`, the path requested until the Worker answers (default
+ * `/__sg/health`), or `null` to wait only until the port accepts connections,
+ * so the first request reaches a Worker that has served nothing yet.
  */
-export async function startWorker(vars, { timeoutMs = 60000 } = {}) {
+export async function startWorker(vars, { timeoutMs = 60000, config, probe = "/__sg/health" } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "sg-worker-"));
   const envFile = join(dir, "test.env");
   writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}='${v}'`).join("\n") + "\n");
   const port = await freePort();
   const wrangler = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
-  const child = spawn(process.execPath, [wrangler, "dev", "--local", "--ip", "127.0.0.1", "--port", String(port),
+  const child = spawn(process.execPath, [wrangler, "dev", ...(config ? ["--config", config] : []), "--local", "--ip", "127.0.0.1", "--port", String(port),
     "--env-file", envFile, "--show-interactive-dev-session=false", "--log-level", "log", "--persist-to", join(dir, "state")], {
     cwd: ROOT,
     env: { ...process.env, SG_SKIP_BUILD: "1", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false",
@@ -75,9 +88,13 @@ export async function startWorker(vars, { timeoutMs = 60000 } = {}) {
     if (Date.now() > deadline) { child.kill("SIGKILL"); throw new Error(`wrangler dev not ready in ${timeoutMs} ms:\n${out}`); }
     await new Promise((r) => setTimeout(r, 100));
   }
-  // Wait until the Worker itself answers.
+  // Wait until the Worker itself answers (or, without a probe, until the port is open).
   for (;;) {
-    try { if ((await fetch(`${url}/__sg/health`)).status) break; } catch { /* not yet */ }
+    if (probe === null) {
+      if (await portOpen(port)) break;
+    } else {
+      try { if ((await fetch(`${url}${probe}`)).status) break; } catch { /* not yet */ }
+    }
     if (Date.now() > deadline) throw new Error(`worker did not answer:\n${out}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -105,4 +122,14 @@ export function pageParts(html) {
   const tiers = [...html.matchAll(/data-sg-tier="([^"]*)"/g)].map((m) => m[1]);
   const m = html.match(/<script type="application\/json" id="sg-decision">(.*?)<\/script>/s);
   return { segments, tiers, decision: m ? JSON.parse(m[1]) : null, decisionCount: (html.match(/id="sg-decision"/g) || []).length };
+}
+
+/** Waits (up to `ms`) until the Worker's output matches `re`; returns whether it did. */
+export async function waitForLog(worker, re, ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (!re.test(worker.logs())) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
 }

@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { startWorker, newKey, claims, now, pageParts, freePort } from "./helpers.mjs";
+import { startWorker, newKey, claims, now, pageParts, freePort, waitForLog } from "./helpers.mjs";
 
 const RUNNERS = "sgt_5d1e9a20c4", GERMAN = "sgt_9b2a47d1c8", ADS = "sgt_c2d9f4e817";
 const key = newKey();
@@ -54,7 +54,7 @@ test("valid bundle: curated page with exactly the permitted segments", async () 
   // The same visitor again: answered from the isolate's verified-bundle cache.
   const again = await page("/", withBundle(token));
   assert.deepEqual(again.segments, [RUNNERS, GERMAN]);
-  assert.match(w.logs(), /"cached":true[^\n]*"tier":"curated"/);
+  assert.ok(await waitForLog(w, /"cached":true[^\n]*"tier":"curated"/), w.logs());
 });
 
 test("the Sg-Bundle header works for API clients", async () => {
@@ -77,7 +77,7 @@ for (const [name, make, reason] of failures) {
   test(`${name} bundle: generic page, reason \`${reason}\` logged`, async () => {
     const p = await page("/", withBundle(make()));
     assertGeneric(p);
-    assert.match(w.logs(), new RegExp(`"reason":"${reason}"`));
+    assert.ok(await waitForLog(w, new RegExp(`"reason":"${reason}"`)), w.logs());
   });
 }
 
@@ -150,5 +150,24 @@ test("a broken policy fails closed: generic pages, no 5xx, health says why", asy
     assert.match((await health.json()).problem, /SG_POLICY/);
   } finally {
     await broken.stop();
+  }
+});
+
+test("a panic inside the gate still serves the generic page (the shim fails closed)", async () => {
+  const faulty = await startWorker({ SG_PUBLIC_KEYS: key.publicJwks, SG_FAULT_INJECTION: "panic" });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const resp = await fetch(faulty.url + "/", { headers: { Cookie: `sg_bundle=${key.signer.sign(claims())}` } });
+      assert.equal(resp.status, 200);
+      assert.equal(resp.headers.get("cache-control"), "private, no-store");
+      const p = pageParts(await resp.text());
+      assert.deepEqual(p.segments, []);
+      assert.ok(p.tiers.every((t) => t.split(/\s+/).includes("generic")));
+      assert.deepEqual(p.decision, { tier: "generic", segments: [] });
+      assert.equal(p.decisionCount, 1);
+    }
+    assert.ok(await waitForLog(faulty, /"sg":"gate_failure","reason":"exception"/), faulty.logs());
+  } finally {
+    await faulty.stop();
   }
 });
