@@ -64,3 +64,30 @@ test("soft-expired preferences fall back to the contextual tier", async () => {
   assert.deepEqual(await visible(page), ["Popular this week", "Bestsellers"]);
   await page.close();
 });
+
+test("the web build of the package loads and decides in Chromium", async () => {
+  const { readFileSync } = await import("node:fs");
+  const page = await browser.newPage();
+  const pkg = join(ROOT, "build", "pkg", "web");
+  await page.route("**/pkg/**", (route) => {
+    const file = new URL(route.request().url()).pathname.replace(/^\/pkg\//, "");
+    const type = file.endsWith(".wasm") ? "application/wasm" : "text/javascript";
+    route.fulfill({ body: readFileSync(join(pkg, file)), contentType: type });
+  });
+  await page.goto(w.url + "/");
+  const policy = readFileSync(join(ROOT, "www", "policy.json"), "utf8");
+  const key = newKey();
+  const token = key.signer.sign(JSON.stringify((await import("./helpers.mjs")).claims({ n: 2 })));
+  const result = await page.evaluate(async ({ policy, jwks, token }) => {
+    const sg = await import("/pkg/signalgate.js");
+    await sg.default();
+    const gate = new sg.Gate(policy, jwks, { audience: "signalgate" });
+    const ctx = { purposes: ["personalization"], channel: "web", tenant: "demo-shop", scope: "web" };
+    return { good: gate.decideForPage(token, ctx), bad: gate.decideForPage(token + "x", ctx), kid: sg.generateKey().kid.length };
+  }, { policy, jwks: key.publicJwks, token });
+  assert.deepEqual(result.good, { segments: ["sgt_9b2a47d1c8", "sgt_5d1e9a20c4"], tier: "curated" });
+  assert.equal(result.bad.tier, "generic");
+  assert.deepEqual(result.bad.segments, []);
+  assert.equal(result.kid, 43);
+  await page.close();
+});
