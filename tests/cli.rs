@@ -37,7 +37,8 @@ fn claims(now: i64, interest: &str) -> String {
 
 fn keygen(dir: &Path) -> (String, String) {
     let (k, p) = (dir.join("k.jwk"), dir.join("k.jwks"));
-    let out = run(&["keygen", "--kid", "cli-1", "--private-out", k.to_str().unwrap(), "--public-out", p.to_str().unwrap()]);
+    let out =
+        run(&["keygen", "--kid", "cli-1", "--private-out", k.to_str().unwrap(), "--public-out", p.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     (k.to_str().unwrap().into(), p.to_str().unwrap().into())
 }
@@ -140,9 +141,11 @@ fn policy_check_and_diff() {
     let new = dir.join("new.json");
     std::fs::write(
         &new,
-        std::fs::read_to_string(policy)
-            .unwrap()
-            .replacen(r#""trail-running": "running""#, r#""trail-running": "outdoor""#, 1),
+        std::fs::read_to_string(policy).unwrap().replacen(
+            r#""trail-running": "running""#,
+            r#""trail-running": "outdoor""#,
+            1,
+        ),
     )
     .unwrap();
     let (key, keys) = keygen(&dir);

@@ -24,3 +24,7 @@ fn keygen_uses_platform_randomness() {
 fn demo_gate_decisions() {
     portable::demo_gate_decisions();
 }
+#[test]
+fn eval_vectors() {
+    portable::eval_vectors();
+}

@@ -27,3 +27,7 @@ fn keygen_uses_platform_randomness() {
 fn demo_gate_decisions() {
     portable::demo_gate_decisions();
 }
+#[wasm_bindgen_test]
+fn eval_vectors() {
+    portable::eval_vectors();
+}

@@ -3,6 +3,8 @@
 //! `tests/wasm_node.rs` and `tests/wasm_browser.rs` run them in each place.
 //! Data comes in with `include_str!` so no file system is needed.
 
+pub mod eval_cases;
+
 use signalgate::bundle::{jws, BundleError, Expectations, KeySet, PublicKey, Signer, SigningKey, UnverifiedBundle};
 use signalgate::eval::{Context, Gate, Tier};
 use signalgate::model::{Claims, Policy};
@@ -129,4 +131,24 @@ pub fn demo_gate_decisions() {
     let d = gate.decide(Some(&good), &Context { now: UnixTime(now + 7200), ..ctx.clone() });
     assert_eq!((d.tier, d.segments.len(), d.error.unwrap().code.as_str()), (Tier::Generic, 0, "expired"));
     assert_eq!(gate.decide(None, &ctx).tier, Tier::Generic);
+}
+
+/// Every golden evaluator case (`tests/vectors/eval/all.json`) gives exactly
+/// its expected decision.
+pub fn eval_vectors() {
+    let all: serde_json::Value = serde_json::from_str(include_str!("../vectors/eval/all.json")).unwrap();
+    let cases = all["cases"].as_array().unwrap();
+    assert!(cases.len() >= 45, "only {} cases", cases.len());
+    let mut failures = Vec::new();
+    for c in cases {
+        let case: eval_cases::Case = serde_json::from_value(c.clone()).unwrap();
+        let policy = match &case.policy {
+            serde_json::Value::String(name) => all["policies"][name.as_str()].as_str().unwrap().to_string(),
+            doc => doc.to_string(),
+        };
+        if eval_cases::decide_case(&case, &policy) != case.expected {
+            failures.push(case.name.clone());
+        }
+    }
+    assert!(failures.is_empty(), "golden cases that differ: {failures:?}");
 }
