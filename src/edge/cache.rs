@@ -7,7 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::bundle::{b64, VerifiedBundle};
-use crate::eval::{Context, Decision, Gate};
+use crate::eval::{Context, Decision, Detail, Gate};
 
 /// Default number of bundles kept.
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -83,14 +83,20 @@ impl BundleCache {
 /// Decides through `cache`: a cached bundle is re-checked (time, audience,
 /// revocation) but not verified again; a newly verified one is remembered.
 /// Returns the decision and whether the cache answered.
-pub fn decide_with_cache(gate: &Gate, cache: &mut BundleCache, token: Option<&str>, ctx: &Context) -> (Decision, bool) {
-    let Some(token) = token else { return (gate.decide(None, ctx), false) };
+pub fn decide_with_cache(
+    gate: &Gate,
+    cache: &mut BundleCache,
+    token: Option<&str>,
+    ctx: &Context,
+    detail: Detail,
+) -> (Decision, bool) {
+    let Some(token) = token else { return (gate.decide_with(None, ctx, detail), false) };
     if let Some(bundle) = cache.get(token) {
-        return (gate.decide_verified(bundle, ctx), true);
+        return (gate.decide_verified_with(bundle, ctx, detail), true);
     }
     match gate.verify(token, ctx.now) {
         Ok(bundle) => {
-            let d = gate.decide_verified(&bundle, ctx);
+            let d = gate.decide_verified_with(&bundle, ctx, detail);
             cache.insert(token, bundle);
             (d, false)
         }

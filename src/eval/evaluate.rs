@@ -5,7 +5,9 @@
 use crate::bundle::VerifiedBundle;
 use crate::model::policy::rule::{Facts, Target};
 use crate::model::policy::{Cardinality, ContextualWhen, Exposes, Policy};
-use crate::model::{ConsentStatus, Signal};
+use std::collections::BTreeMap;
+
+use crate::model::{ConsentRecord, ConsentStatus, Signal};
 use crate::time::UnixTime;
 
 use super::context::Context;
@@ -58,16 +60,37 @@ fn bump(slot: &mut Option<UnixTime>, t: UnixTime) {
 
 /// Checks that do not depend on the purpose: class, vocabulary, consent
 /// status, legal basis, scope, channel, expiry and soft expiry.
-fn base_check(policy: &Policy, bundle: &VerifiedBundle, s: &Signal, ctx: &Context) -> Base {
-    let claims = bundle.claims();
+/// Per-evaluation lookups computed once rather than per signal.
+struct Prepared<'a> {
+    /// For each class: may it be used on the context's channel?
+    channel_ok: Vec<bool>,
+    /// Consent records by id, with whether their scopes include the context's.
+    consents: BTreeMap<&'a str, (&'a ConsentRecord, bool)>,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(policy: &Policy, bundle: &'a VerifiedBundle, ctx: &Context) -> Self {
+        Prepared {
+            channel_ok: policy.classes.iter().map(|c| c.channels.contains(&ctx.channel)).collect(),
+            consents: bundle
+                .claims()
+                .consents
+                .iter()
+                .map(|(id, r)| (id.as_str(), (r, r.scopes.contains(&ctx.scope))))
+                .collect(),
+        }
+    }
+}
+
+fn base_check(policy: &Policy, prep: &Prepared<'_>, s: &Signal, ctx: &Context) -> Base {
     let class_index = *policy.class_index.get(&s.class).ok_or(Withheld::UnknownClass)?;
     let class = &policy.classes[class_index];
     if !class.in_bundle {
         return Err(Withheld::ClassNotAllowedInBundle);
     }
-    let value = class.value_index(&s.value).ok_or(Withheld::ValueNotInVocabulary)?;
+    let value = *class.value_lookup.get(&s.value).ok_or(Withheld::ValueNotInVocabulary)?;
     // Claims validation guarantees the record exists; a missing one is withheld.
-    let consent = claims.consents.get(&s.consent).ok_or(Withheld::ConsentNotGranted)?;
+    let &(consent, scope_ok) = prep.consents.get(s.consent.as_str()).ok_or(Withheld::ConsentNotGranted)?;
     match consent.status {
         ConsentStatus::Granted => {}
         ConsentStatus::Denied => return Err(Withheld::ConsentNotGranted),
@@ -76,10 +99,10 @@ fn base_check(policy: &Policy, bundle: &VerifiedBundle, s: &Signal, ctx: &Contex
     if !class.legal_bases.contains(&consent.legal_basis) {
         return Err(Withheld::LegalBasisNotAllowed);
     }
-    if !consent.scopes.contains(&ctx.scope) {
+    if !scope_ok {
         return Err(Withheld::OtherScope);
     }
-    if !class.channels.contains(&ctx.channel) {
+    if !prep.channel_ok[class_index] {
         return Err(Withheld::ChannelNotAllowed);
     }
     let now = ctx.now;
@@ -163,6 +186,17 @@ fn merge_single_valued(policy: &Policy, signals: &[Signal], base: &mut [Base]) {
 /// assert_eq!(decision.segments, vec!["sgt_5d1e9a20c4"]);
 /// ```
 pub fn evaluate(policy: &Policy, bundle: &VerifiedBundle, ctx: &Context) -> Decision {
+    evaluate_with(policy, bundle, ctx, true)
+}
+
+/// [`evaluate`] without `reasons` (left empty): the same tier, tokens,
+/// categories, channels, freshness and expiring signals, for the hot path
+/// (the edge and page code), where reasons would only be thrown away.
+pub fn evaluate_summary(policy: &Policy, bundle: &VerifiedBundle, ctx: &Context) -> Decision {
+    evaluate_with(policy, bundle, ctx, false)
+}
+
+fn evaluate_with(policy: &Policy, bundle: &VerifiedBundle, ctx: &Context, explain: bool) -> Decision {
     let claims = bundle.claims();
     if claims.tenant != ctx.tenant {
         let msg = format!("bundle tenant `{}` is not the gate's tenant `{}`", claims.tenant, ctx.tenant);
@@ -183,7 +217,8 @@ pub fn evaluate(policy: &Policy, bundle: &VerifiedBundle, ctx: &Context) -> Deci
     }
     let gpc_blocked = |p: usize| ctx.gpc && policy.purposes[p].gpc_opt_out;
 
-    let mut base: Vec<Base> = claims.signals.iter().map(|s| base_check(policy, bundle, s, ctx)).collect();
+    let prep = Prepared::new(policy, bundle, ctx);
+    let mut base: Vec<Base> = claims.signals.iter().map(|s| base_check(policy, &prep, s, ctx)).collect();
     let freshness = if base.iter().any(Result::is_ok) {
         Freshness::Fresh
     } else if base.contains(&Err(Withheld::SoftExpiredNotReconfirmed)) {
@@ -195,36 +230,49 @@ pub fn evaluate(policy: &Policy, bundle: &VerifiedBundle, ctx: &Context) -> Deci
     };
     merge_single_valued(policy, &claims.signals, &mut base);
 
-    // Per signal and context purpose: used, or why not.
+    // Per signal and context purpose: used, or why not. Purposes are bits.
+    let bit = |p: usize| 1u64 << p;
+    let ctx_mask = purposes.iter().fold(0u64, |m, &p| m | bit(p));
+    let gpc_mask = (0..policy.purposes.len()).filter(|&p| gpc_blocked(p)).fold(0u64, |m, p| m | bit(p));
+    let consent_masks: std::collections::BTreeMap<&str, u64> = claims
+        .consents
+        .iter()
+        .map(|(id, r)| {
+            (id.as_str(), r.purposes.iter().filter_map(|n| policy.purpose_index(n)).fold(0, |m, p| m | bit(p)))
+        })
+        .collect();
     let mut used_mask: Vec<u64> = vec![0; base.len()];
-    let mut reasons = Reasons { signals: Vec::with_capacity(base.len()), segments: Vec::new() };
+    let mut reasons = Reasons::default();
     for (i, (s, b)) in claims.signals.iter().zip(&base).enumerate() {
+        let (consented, allowed) = match b {
+            Ok(c) => (consent_masks.get(s.consent.as_str()).copied().unwrap_or(0), policy.classes[c.class].purposes),
+            Err(_) => (0, 0),
+        };
+        if b.is_ok() {
+            used_mask[i] = consented & allowed & ctx_mask & !gpc_mask;
+        }
+        if !explain {
+            continue;
+        }
         let mut reason =
             SignalReason { signal: s.id.clone(), class: s.class.clone(), used_for: Vec::new(), withheld: Vec::new() };
         match b {
             Err(why) => reason.withheld.push(Withholding { purpose: None, reason: *why }),
-            Ok(c) => {
-                let class = &policy.classes[c.class];
-                let consented = claims.consents.get(&s.consent).map_or(&[][..], |r| &r.purposes[..]);
+            Ok(_) => {
                 for &p in &purposes {
                     let name = &policy.purposes[p].name;
-                    let why = if !consented.contains(name) {
+                    let why = if consented & bit(p) == 0 {
                         Some(Withheld::PurposeNotConsented)
-                    } else if class.purposes & (1 << p) == 0 {
+                    } else if allowed & bit(p) == 0 {
                         Some(Withheld::PurposeNotAllowed)
-                    } else if gpc_blocked(p) {
+                    } else if gpc_mask & bit(p) != 0 {
                         Some(Withheld::GpcOptOut)
                     } else {
                         None
                     };
                     match why {
-                        Some(reason_code) => {
-                            reason.withheld.push(Withholding { purpose: Some(name.clone()), reason: reason_code })
-                        }
-                        None => {
-                            used_mask[i] |= 1 << p;
-                            reason.used_for.push(name.clone());
-                        }
+                        Some(r) => reason.withheld.push(Withholding { purpose: Some(name.clone()), reason: r }),
+                        None => reason.used_for.push(name.clone()),
                     }
                 }
             }
@@ -244,7 +292,7 @@ pub fn evaluate(policy: &Policy, bundle: &VerifiedBundle, ctx: &Context) -> Deci
                 now,
             };
             for (b, mask) in base.iter().zip(&used_mask) {
-                let (Ok(c), true) = (b, mask & (1 << p) != 0) else { continue };
+                let (Ok(c), true) = (b, mask & bit(p) != 0) else { continue };
                 let class = &policy.classes[c.class];
                 bump(&mut f.classes[c.class], c.confirmed_at);
                 bump(&mut f.values[class.value_base + c.value], c.confirmed_at);
@@ -270,7 +318,9 @@ pub fn evaluate(policy: &Policy, bundle: &VerifiedBundle, ctx: &Context) -> Deci
             }
             Some(_) => SegmentOutcome::RuleNotSatisfied,
         };
-        reasons.segments.push(SegmentReason { segment: seg.name.clone(), outcome });
+        if explain {
+            reasons.segments.push(SegmentReason { segment: seg.name.clone(), outcome });
+        }
     }
     if segments.len() < policy.tiers.curated_min_segments {
         segments.clear();
@@ -287,6 +337,8 @@ pub fn evaluate(policy: &Policy, bundle: &VerifiedBundle, ctx: &Context) -> Deci
     };
 
     // Categories, channels and expiring signals from what was used.
+    let mut category_seen = vec![false; policy.category_count];
+    let mut channel_seen = vec![false; policy.value_count];
     let mut allowed_categories = Vec::new();
     let mut allowed_channels = Vec::new();
     let mut expiring = Vec::new();
@@ -295,8 +347,17 @@ pub fn evaluate(policy: &Policy, bundle: &VerifiedBundle, ctx: &Context) -> Deci
         let class = &policy.classes[c.class];
         if confident {
             match class.exposes {
-                Exposes::Category => allowed_categories.push(class.categories[class.value_category[c.value]].clone()),
-                Exposes::Channel => allowed_channels.push(class.values[c.value].clone()),
+                Exposes::Category => {
+                    let k = class.value_category[c.value];
+                    if !std::mem::replace(&mut category_seen[class.category_base + k], true) {
+                        allowed_categories.push(class.categories[k].clone());
+                    }
+                }
+                Exposes::Channel => {
+                    if !std::mem::replace(&mut channel_seen[class.value_base + c.value], true) {
+                        allowed_channels.push(class.values[c.value].clone());
+                    }
+                }
                 Exposes::None => {}
             }
         }

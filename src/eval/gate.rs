@@ -7,7 +7,16 @@ use crate::time::UnixTime;
 
 use super::context::Context;
 use super::decision::Decision;
-use super::evaluate::{evaluate, without_bundle};
+use super::evaluate::{evaluate, evaluate_summary, without_bundle};
+
+/// How much a decision explains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// With `reasons` per signal and segment (explain, audit, logs).
+    Full,
+    /// Without `reasons`: the hot path for the edge and page code.
+    Summary,
+}
 
 /// Everything needed to decide, built once.
 ///
@@ -81,18 +90,35 @@ impl Gate {
     /// Decides for an already verified bundle (e.g. from a cache): re-checks
     /// time, audience and revocation, then evaluates.
     pub fn decide_verified(&self, bundle: &VerifiedBundle, ctx: &Context) -> Decision {
+        self.decide_verified_with(bundle, ctx, Detail::Full)
+    }
+
+    /// [`decide_verified`](Self::decide_verified) with the given detail.
+    pub fn decide_verified_with(&self, bundle: &VerifiedBundle, ctx: &Context, detail: Detail) -> Decision {
         match bundle.recheck(&self.expect, ctx.now).and_then(|()| self.revocations.check(bundle)) {
-            Ok(()) => evaluate(&self.policy, bundle, ctx),
+            Ok(()) => self.evaluate(bundle, ctx, detail),
             Err(e) => self.failed(&e),
+        }
+    }
+
+    fn evaluate(&self, bundle: &VerifiedBundle, ctx: &Context, detail: Detail) -> Decision {
+        match detail {
+            Detail::Full => evaluate(&self.policy, bundle, ctx),
+            Detail::Summary => evaluate_summary(&self.policy, bundle, ctx),
         }
     }
 
     /// The whole pipeline for one request. Without a bundle: contextual or
     /// generic as the policy says. Any failure: generic, no tokens, the reason.
     pub fn decide(&self, token: Option<&str>, ctx: &Context) -> Decision {
+        self.decide_with(token, ctx, Detail::Full)
+    }
+
+    /// [`decide`](Self::decide) with the given detail.
+    pub fn decide_with(&self, token: Option<&str>, ctx: &Context, detail: Detail) -> Decision {
         match token.map(|t| self.verify(t, ctx.now)) {
             None => without_bundle(&self.policy),
-            Some(Ok(bundle)) => evaluate(&self.policy, &bundle, ctx),
+            Some(Ok(bundle)) => self.evaluate(&bundle, ctx, detail),
             Some(Err(e)) => self.failed(&e),
         }
     }

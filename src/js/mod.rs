@@ -15,7 +15,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::bundle::{Expectations, KeySet, Revocations, Signer as CoreSigner, SigningKey, UnverifiedBundle};
 use crate::edge::BundleCache;
-use crate::eval::{Context, Decision, Gate as CoreGate};
+use crate::eval::{Context, Decision, Detail, Gate as CoreGate};
 use crate::model::{Claims, Policy};
 use crate::time::UnixTime;
 
@@ -96,13 +96,13 @@ impl Gate {
     /// The full decision (with reasons) as a plain object. Never throws: a
     /// bad bundle or context gives `{ tier: "generic", segments: [], error }`.
     pub fn decide(&self, bundle: Option<String>, context_value: JsValue) -> JsValue {
-        to_js(&self.decide_core(bundle.as_deref(), context_value))
+        to_js(&self.decide_core(bundle.as_deref(), context_value, Detail::Full))
     }
 
     /// Only what the policy's exposure rules let page code see.
     #[wasm_bindgen(js_name = decideForPage)]
     pub fn decide_for_page(&self, bundle: Option<String>, context_value: JsValue) -> JsValue {
-        let d = self.decide_core(bundle.as_deref(), context_value);
+        let d = self.decide_core(bundle.as_deref(), context_value, Detail::Summary);
         let mut page = d.for_page(&self.inner.policy().exposure);
         if let (Some(obj), Some(err)) = (page.as_object_mut(), &d.error) {
             obj.insert("error".into(), serde_json::json!({ "code": err.code }));
@@ -118,11 +118,11 @@ impl Gate {
 }
 
 impl Gate {
-    fn decide_core(&self, bundle: Option<&str>, context_value: JsValue) -> Decision {
+    fn decide_core(&self, bundle: Option<&str>, context_value: JsValue, detail: Detail) -> Decision {
         match context(context_value) {
             Ok(ctx) => {
                 let token = bundle.filter(|b| !b.is_empty());
-                crate::edge::decide_with_cache(&self.inner, &mut self.cache.borrow_mut(), token, &ctx).0
+                crate::edge::decide_with_cache(&self.inner, &mut self.cache.borrow_mut(), token, &ctx, detail).0
             }
             Err(msg) => Decision::failed(&self.inner.policy().version, "bad_context", msg),
         }

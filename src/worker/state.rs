@@ -102,7 +102,7 @@ impl GateState {
             Ok(g) => g,
             Err(e) => return (Decision::failed("unknown", "config", e.to_string()), false),
         };
-        crate::edge::decide_with_cache(gate, &mut self.cache, token, ctx)
+        crate::edge::decide_with_cache(gate, &mut self.cache, token, ctx, crate::eval::Detail::Summary)
     }
 }
 

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use signalgate::bundle::{b64, Expectations, KeySet, Revocations, Signer, SigningKey, UnverifiedBundle};
-use signalgate::eval::{evaluate, Context, Gate};
+use signalgate::eval::{evaluate, evaluate_summary, Context, Gate};
 use signalgate::model::{Claims, Policy};
 
 /// The audience the gate under test expects.
@@ -99,6 +99,10 @@ pub fn decide_case(case: &Case, policy_text: &str) -> Value {
                 .and_then(|b| b.verify(&keys, &Expectations::new(AUDIENCE, None), ctx.now));
             if let Ok(b) = verified {
                 assert_eq!(evaluate(&policy, &b, &ctx), decision, "{}: evaluate and Gate::decide differ", case.name);
+                // The summary is the same decision without reasons.
+                let mut without = decision.clone();
+                without.reasons = Default::default();
+                assert_eq!(evaluate_summary(&policy, &b, &ctx), without, "{}: summary differs", case.name);
             }
         }
         subject = Some(claims.subject);

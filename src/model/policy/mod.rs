@@ -10,15 +10,17 @@
 //! assert!(err.to_string().contains(r#"classes.language.ttl: expected a duration like "180d", found "soon""#));
 //! ```
 
+mod lookup;
 mod parse;
 pub mod rule;
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
 
 pub use rule::{Rule, Target};
+
+use lookup::NameMap;
 
 use crate::model::LegalBasis;
 use crate::time::Span;
@@ -39,8 +41,8 @@ pub struct Policy {
     pub segments: Vec<Segment>,
     pub tiers: Tiers,
     pub exposure: Exposure,
-    pub(crate) class_index: BTreeMap<String, usize>,
-    pub(crate) purpose_index: BTreeMap<String, usize>,
+    pub(crate) class_index: NameMap<usize>,
+    pub(crate) purpose_index: NameMap<usize>,
     /// Total vocabulary values and categories over all classes.
     pub(crate) value_count: usize,
     pub(crate) category_count: usize,
@@ -126,6 +128,8 @@ pub struct Class {
     /// Whether signals of this class may leave the origin in a bundle at all.
     pub in_bundle: bool,
     pub exposes: Exposes,
+    /// Value name to index in `values`.
+    pub(crate) value_lookup: NameMap<usize>,
     pub(crate) value_base: usize,
     pub(crate) category_base: usize,
 }

@@ -1,10 +1,11 @@
 //! Validation of a policy document. Walks the JSON by hand so that every
 //! problem is reported, each with its path.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
+use super::lookup::NameMap;
 use super::rule::{NoSignals, Rule, Target, MAX_RULE_DEPTH, MAX_RULE_NODES};
 use super::{
     Cardinality, Class, ContextualWhen, Deletion, Exposes, Exposure, Field, Policy, PolicyError, PolicyProblem,
@@ -238,8 +239,7 @@ fn walk(w: &mut Walker, doc: &Value) -> Option<Policy> {
         w.problem("purposes", "is required");
         Vec::new()
     });
-    let purpose_index: BTreeMap<String, usize> =
-        purposes.iter().enumerate().map(|(i, p)| (p.name.clone(), i)).collect();
+    let purpose_index: NameMap<usize> = purposes.iter().enumerate().map(|(i, p)| (p.name.clone(), i)).collect();
     let mut value_count = 0;
     let mut category_count = 0;
     let classes = match w.required(root, "", "classes").and_then(|v| w.object(v, "classes")) {
@@ -263,7 +263,7 @@ fn walk(w: &mut Walker, doc: &Value) -> Option<Policy> {
         }
         None => Vec::new(),
     };
-    let class_index: BTreeMap<String, usize> = classes.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
+    let class_index: NameMap<usize> = classes.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
     let segments = segments(w, root.get("segments"), &purpose_index, &classes, &class_index);
     let tiers = tiers(w, root.get("tiers"));
     let exposure = exposure(w, root.get("exposure"));
@@ -307,7 +307,7 @@ fn class(
     w: &mut Walker,
     name: &str,
     v: &Value,
-    purpose_index: &BTreeMap<String, usize>,
+    purpose_index: &NameMap<usize>,
     value_base: usize,
     category_base: usize,
 ) -> Option<Class> {
@@ -419,6 +419,7 @@ fn class(
     );
     Some(Class {
         name: name.to_string(),
+        value_lookup: values.iter().enumerate().map(|(i, v)| (v.clone(), i)).collect(),
         values,
         value_category,
         categories,
@@ -497,9 +498,9 @@ fn vocabulary(w: &mut Walker, spec: &Map<String, Value>, path: &str) -> (Vec<Str
 fn segments(
     w: &mut Walker,
     v: Option<&Value>,
-    purpose_index: &BTreeMap<String, usize>,
+    purpose_index: &NameMap<usize>,
     classes: &[Class],
-    class_index: &BTreeMap<String, usize>,
+    class_index: &NameMap<usize>,
 ) -> Vec<Segment> {
     let Some(v) = v else {
         w.problem("segments", "is required");
@@ -553,7 +554,7 @@ fn segments(
 struct RuleParser<'a> {
     w: &'a mut Walker,
     classes: &'a [Class],
-    class_index: &'a BTreeMap<String, usize>,
+    class_index: &'a NameMap<usize>,
     nodes: usize,
 }
 

@@ -1,0 +1,241 @@
+// The gate's wasm build in Node (build/pkg/node), next to npm `jose` and
+// Node's own Ed25519 on the same bundles. Run by pkg-scripts/bench:
+//   node benches/wasm.mjs [--out build/bench/wasm.json] [--quick]
+// Each figure is the median per-operation time of a few timed batches (after a
+// warm-up); tokens for the "fresh" figures are signed outside the timed region.
+import { createPrivateKey, createPublicKey, sign as edSign, verify as edVerify } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import * as jose from "jose";
+import { sg, POLICY, claims, newKey, now } from "../tests/js/helpers.mjs";
+
+const args = process.argv.slice(2);
+const OUT = args.includes("--out") ? args[args.indexOf("--out") + 1] : null;
+const QUICK = args.includes("--quick");
+const BATCHES = QUICK ? 3 : 7;
+const BATCH_MS = QUICK ? 60 : 150; // ~1 s of timed work per figure
+const WARMUP_MS = QUICK ? 100 : 300;
+
+const TYP = "signalgate-bundle+jwt";
+const CTX = { purposes: ["personalization"], channel: "web", tenant: "demo-shop", scope: "web", gpc: false };
+const hr = () => process.hrtime.bigint();
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const log = (s) => process.stdout.write(`    ${s}\n`);
+
+/** Times `n` operations of `prepare(n)` (only the function it returns is timed), in µs. */
+async function time(prepare, n) {
+  const run = await prepare(n);
+  const t0 = hr();
+  const r = run();
+  if (r && typeof r.then === "function") await r;
+  return Number(hr() - t0) / 1e3;
+}
+
+/** Warms up (JIT tiers, caches) and returns the ops per ~BATCH_MS batch. */
+async function calibrate(prepare) {
+  let n = 1, per = 0;
+  const start = Date.now();
+  for (;;) {
+    const us = await time(prepare, n);
+    per = us / n;
+    if (us < 20_000) { n *= 2; continue; }
+    if (Date.now() - start >= WARMUP_MS) break;
+  }
+  return Math.max(1, Math.round((BATCH_MS * 1e3) / per));
+}
+
+const summary = (batches, n) => ({ us: median(batches), min_us: Math.min(...batches), max_us: Math.max(...batches), ops_per_batch: n, batches: batches.length });
+
+/**
+ * `prepare(n)` returns a function doing `n` operations (sync or async); only
+ * that function is timed. Returns per-op figures in µs (median of the batches).
+ */
+async function bench(prepare) {
+  const n = await calibrate(prepare);
+  const batches = [];
+  for (let b = 0; b < BATCHES; b++) batches.push((await time(prepare, n)) / n);
+  return summary(batches, n);
+}
+
+/** Like `bench` for several contenders, their batches interleaved (A B C A B C ...) so a busy machine slows them alike. */
+async function benchTogether(prepares) {
+  const ns = [];
+  for (const p of prepares) ns.push(await calibrate(p));
+  const batches = prepares.map(() => []);
+  for (let b = 0; b < BATCHES; b++) {
+    for (let i = 0; i < prepares.length; i++) batches[i].push((await time(prepares[i], ns[i])) / ns[i]);
+  }
+  return batches.map((bs, i) => summary(bs, ns[i]));
+}
+
+const fmt = (r) => `${r.us.toFixed(2)} µs/op  (min ${r.min_us.toFixed(2)}, max ${r.max_us.toFixed(2)}, ${r.batches} x ${r.ops_per_batch} ops)`;
+
+// --- keys and a fast signer (Node's native Ed25519, same header as the wasm Signer) ---
+const key = newKey();
+const privateKey = createPrivateKey({ key: JSON.parse(key.privateJwk), format: "jwk" });
+const publicJwk = JSON.parse(key.publicJwks).keys[0];
+const publicKey = createPublicKey({ key: publicJwk, format: "jwk" });
+const HEADER = Buffer.from(JSON.stringify({ alg: "EdDSA", kid: key.kid, typ: TYP })).toString("base64url");
+function signClaims(c) {
+  const input = `${HEADER}.${Buffer.from(JSON.stringify(c)).toString("base64url")}`;
+  return `${input}.${edSign(null, Buffer.from(input), privateKey).toString("base64url")}`;
+}
+let serial = 0;
+/** `n` distinct 16-signal bundles (distinct `jti`, so distinct signatures). */
+function freshTokens(n, base) {
+  const out = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = signClaims({ ...base, jti: `b-bench-${++serial}` });
+  return out;
+}
+
+const results = { node: process.version, v8: process.versions.v8, quick: QUICK };
+
+// --- 1. verify + evaluate, 16 signals, never-seen tokens -------------------------------
+const base16 = claims({ n: 16 });
+const sample = signClaims(base16);
+results.bundle16_bytes = sample.length;
+{
+  // Sanity: the wasm gate, jose and the wasm Signer agree on this bundle.
+  const gate = new sg.Gate(POLICY, key.publicJwks, { audience: "signalgate" });
+  const d = gate.decideForPage(sample, CTX);
+  if (d.tier !== "curated" || d.error) throw new Error(`the gate refused the bench bundle: ${JSON.stringify(d)}`);
+  results.bundle16_segments = d.segments.length;
+  gate.free();
+}
+const joseKey = await jose.importJWK(publicJwk, "EdDSA");
+{
+  const { payload } = await jose.jwtVerify(sample, joseKey, { algorithms: ["EdDSA"], typ: TYP, audience: "signalgate" });
+  if (payload.sig.length !== 16) throw new Error("jose read the bundle wrongly");
+}
+
+log(`16-signal bundle: ${sample.length} bytes, ${results.bundle16_segments} segments permitted`);
+{
+  const gate = new sg.Gate(POLICY, key.publicJwks, { audience: "signalgate" });
+  // The gate, jose and Node's bare Ed25519 on the same kind of never-seen bundles, batches interleaved.
+  [results.wasm_verify_eval_16, results.jose_verify_16, results.node_ed25519_verify_16] = await benchTogether([
+    (n) => {
+      const tokens = freshTokens(n, base16);
+      return () => { for (let i = 0; i < n; i++) { if (gate.decideForPage(tokens[i], CTX).error) throw new Error("refused"); } };
+    },
+    (n) => {
+      const tokens = freshTokens(n, base16);
+      return async () => {
+        for (let i = 0; i < n; i++) await jose.jwtVerify(tokens[i], joseKey, { algorithms: ["EdDSA"], typ: TYP, audience: "signalgate" });
+      };
+    },
+    (n) => {
+      const items = freshTokens(n, base16).map((t) => { const i = t.lastIndexOf("."); return [Buffer.from(t.slice(0, i)), Buffer.from(t.slice(i + 1), "base64url")]; });
+      return () => { for (let i = 0; i < n; i++) if (!edVerify(null, items[i][0], publicKey, items[i][1])) throw new Error("bad sig"); };
+    },
+  ]);
+  log(`wasm  Gate.decideForPage, fresh token (verify + evaluate): ${fmt(results.wasm_verify_eval_16)}`);
+  log(`jose  jwtVerify (EdDSA, Node crypto), same bundles:        ${fmt(results.jose_verify_16)}`);
+  log(`node  crypto.verify Ed25519 only (no JSON, no checks):     ${fmt(results.node_ed25519_verify_16)}`);
+
+  // --- 2. a repeat visitor: the same token again (cache answers) ---------------------
+  const token = freshTokens(1, base16)[0];
+  gate.decideForPage(token, CTX);
+  results.wasm_cached_16 = await bench((n) => () => { for (let i = 0; i < n; i++) gate.decideForPage(token, CTX); });
+  log(`wasm  Gate.decideForPage, cached token (repeat visitor):   ${fmt(results.wasm_cached_16)}`);
+  // The JS <-> wasm glue alone (context in, decision out, no bundle): the floor under any decision.
+  results.wasm_no_bundle = await bench((n) => () => { for (let i = 0; i < n; i++) gate.decideForPage(undefined, CTX); });
+  log(`wasm  Gate.decideForPage, no bundle (glue + generic tier): ${fmt(results.wasm_no_bundle)}`);
+  gate.free();
+}
+
+// --- 3. evaluation scaling: N signals x M segment rules, cached token ----------------------
+const CLASSES = {
+  interest: { categories: Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`int-${i}`, `icat-${i % 4}`])), cardinality: "many" },
+  brand: { values: Array.from({ length: 16 }, (_, i) => `brand-${i}`), cardinality: "many" },
+  sport: { categories: Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`sport-${i}`, `scat-${i % 4}`])), cardinality: "many" },
+  topic: { values: Array.from({ length: 16 }, (_, i) => `topic-${i}`), cardinality: "many" },
+  store: { values: Array.from({ length: 8 }, (_, i) => `store-${i}`), cardinality: "many" },
+  contact_channel: { values: ["email", "sms", "push", "none"], cardinality: "many", exposes: "channel" },
+  language: { values: ["en", "de", "fr", "es", "it", "nl"], cardinality: "one" },
+  price_band: { values: ["budget", "mid", "premium"], cardinality: "one" },
+};
+const CLASS_NAMES = Object.keys(CLASSES);
+const vocab = (cls) => CLASSES[cls].values ?? Object.keys(CLASSES[cls].categories);
+const cats = (cls) => [...new Set(Object.values(CLASSES[cls].categories ?? {}))];
+
+/** A valid policy with `m` segments whose rules have 4-7 nodes each. */
+function syntheticPolicy(m) {
+  const classes = {};
+  for (const [name, c] of Object.entries(CLASSES)) {
+    classes[name] = {
+      ...c, ttl: "365d", reconfirm_lead: "14d", purposes: ["personalization", "marketing_email"],
+      channels: ["web", "email", "app"], legal_basis: ["consent"], retention: "730d", deletion: "erase", sensitivity: "low",
+    };
+  }
+  classes.interest.soft_expiry = { after: "180d", window: "30d" };
+  const sig = (cls, i, within) => {
+    const s = { class: cls };
+    if (cats(cls).length && i % 2) s.category = cats(cls)[i % cats(cls).length];
+    else s.value = vocab(cls)[i % vocab(cls).length];
+    if (within) s.within = within;
+    return { signal: s };
+  };
+  const segments = {};
+  for (let i = 0; i < m; i++) {
+    const a = CLASS_NAMES[i % 8], b = CLASS_NAMES[(i + 3) % 8], c = CLASS_NAMES[(i + 5) % 8], d = CLASS_NAMES[(i + 6) % 8];
+    let rule;
+    switch (i % 4) {
+      case 0: rule = { all: [sig(a, i), { any: [sig(b, i + 1), sig(c, i + 2, "30d")] }, { not: sig(d, i + 3) }] }; break;
+      case 1: rule = { any: [sig(a, i), sig(b, i * 3), sig(c, i + 7)] }; break;
+      case 2: rule = { all: [sig(a, i + 1), sig(b, i), { confidence: 0.8 }] }; break;
+      default: rule = { all: [sig(a, i, "90d"), { not: { any: [sig(d, i), sig(c, i + 1)] } }] };
+    }
+    segments[`seg-${i}`] = { token: `sgt_bench_${String(i).padStart(4, "0")}`, purpose: i % 5 === 4 ? "marketing_email" : "personalization", rule };
+  }
+  return JSON.stringify({
+    schema: 1, version: "bench-1", tenant: "demo-shop", identity_confidence_threshold: 0.6,
+    purposes: { personalization: { gpc_opt_out: false }, marketing_email: { gpc_opt_out: false } },
+    classes, segments, tiers: { curated_min_segments: 1, contextual: "with_bundle" },
+    exposure: { page: ["tier", "segments"], upstream: ["tier", "segments", "policy_version"] },
+  });
+}
+
+/** A bundle with `n` signals spread over the synthetic classes. */
+function syntheticClaims(n) {
+  const t = now();
+  const sig = [];
+  for (let i = 0; i < n; i++) {
+    const cls = CLASS_NAMES[i % 8];
+    const vs = vocab(cls);
+    sig.push({ id: `s${i + 1}`, cls, val: vs[(i * 5 + (i >> 3)) % vs.length], src: "web", cap: t - 86400 * (i % 60), exp: t + 86400 * 300, ver: 1, con: "c1", prv: "q83vEjRWeJASNFZ4kBI0Vg" });
+  }
+  return { ...claims({ n: 0, t }), pv: "bench-1", jti: `b-scale-${n}`, sig };
+}
+
+results.scale = {};
+{
+  // All sizes set up first, then measured with their batches interleaved, so
+  // a busy machine cannot fake (or hide) a non-linear step between two sizes.
+  const cases = [[16, 8], [32, 64], [64, 64], [128, 128], [256, 256]].map(([n, m]) => {
+    const label = `${n}x${m}`;
+    const policy = n === 16 ? POLICY : syntheticPolicy(m);
+    const token = n === 16 ? freshTokens(1, base16)[0] : signClaims(syntheticClaims(n));
+    const gate = new sg.Gate(policy, key.publicJwks, { audience: "signalgate", maxBundleBytes: 262144 });
+    const first = gate.decide(token, CTX);
+    if (first.error) throw new Error(`${label}: the gate refused the synthetic bundle: ${JSON.stringify(first.error)}`);
+    return { n, m, label, policy, token, gate, first };
+  });
+  const decide = await benchTogether(cases.map(({ gate, token }) => (k) => () => { for (let i = 0; i < k; i++) gate.decide(token, CTX); }));
+  const page = await benchTogether(cases.map(({ gate, token }) => (k) => () => { for (let i = 0; i < k; i++) gate.decideForPage(token, CTX); }));
+  cases.forEach(({ n, m, label, policy, token, gate, first }, i) => {
+    results.scale[label] = { signals: n, segments_in_policy: m, token_bytes: token.length, policy_bytes: policy.length, permitted: first.segments.length, tier: first.tier, decide: decide[i], decide_for_page: page[i] };
+    log(`wasm  ${label.padEnd(7)} cached decide: ${decide[i].us.toFixed(2).padStart(8)} µs/op, decideForPage: ${page[i].us.toFixed(2).padStart(8)} µs/op  (${n === 16 ? "demo policy" : "synthetic"}, token ${token.length} B, ${first.segments.length} permitted)`);
+    gate.free();
+  });
+}
+
+// --- 4. building a Gate from the demo policy ---------------------------------------------
+results.wasm_gate_new = await bench((n) => () => {
+  for (let i = 0; i < n; i++) new sg.Gate(POLICY, key.publicJwks, { audience: "signalgate" }).free();
+});
+log(`wasm  new Gate(demo policy, jwks):                          ${fmt(results.wasm_gate_new)}`);
+
+if (OUT) {
+  mkdirSync(dirname(OUT), { recursive: true });
+  writeFileSync(OUT, JSON.stringify(results, null, 2) + "\n");
+}
