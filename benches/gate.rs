@@ -12,7 +12,8 @@ mod benches {
     use criterion::{Criterion, Throughput};
     use serde_json::{json, Value};
     use signalgate::bundle::{Expectations, KeySet, Signer, SigningKey, UnverifiedBundle, VerifiedBundle};
-    use signalgate::eval::{evaluate, evaluate_summary, Context, Gate, Tier};
+    use signalgate::edge::{decide_with_cache, BundleCache};
+    use signalgate::eval::{evaluate, evaluate_summary, Context, Detail, Gate, Tier};
     use signalgate::model::{Claims, Policy};
     use signalgate::UnixTime;
 
@@ -208,6 +209,11 @@ mod benches {
         assert!(d.error.is_none() && d.tier == Tier::Curated, "{d:?}");
         c.bench_function("gate/decide end to end (16 signals, demo policy)", |b| {
             b.iter(|| gate.decide(black_box(Some(&token)), black_box(&ctx)))
+        });
+        // The repeat visitor at the edge: cache hit, summary detail.
+        let mut cache = BundleCache::default();
+        c.bench_function("gate/cached decision (16 signals, demo policy)", |b| {
+            b.iter(|| decide_with_cache(&gate, &mut cache, black_box(Some(&token)), black_box(&ctx), Detail::Summary))
         });
     }
 

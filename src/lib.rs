@@ -8,6 +8,8 @@ pub mod html;
 pub mod model;
 pub mod time;
 
+#[cfg(any(feature = "js", feature = "worker"))]
+pub mod clock;
 #[cfg(feature = "js")]
 pub mod js;
 

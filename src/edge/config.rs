@@ -12,6 +12,7 @@
 //! | `SG_POLICY` | the policy JSON (default: `/policy.json` from the static assets) |
 //! | `SG_REVOCATIONS` | JSON `{"bundles": [...], "subjects": [...]}` |
 //! | `SG_UPSTREAM` | origin URL to fetch pages from (default: the static assets) |
+//! | `SG_LOG` | `failures` (default: one line per failed bundle or error) or `all` (also every decision) |
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -43,6 +44,8 @@ pub struct EdgeConfig {
     /// Route prefixes and their purposes, longest prefix first.
     pub routes: Vec<(String, Vec<String>)>,
     pub upstream: Option<String>,
+    /// Log every decision, not only failures.
+    pub log_all: bool,
 }
 
 fn json_var<T: serde::de::DeserializeOwned>(variable: &'static str, text: &str) -> Result<T, EdgeError> {
@@ -91,6 +94,16 @@ impl EdgeConfig {
             channel: var("SG_CHANNEL").unwrap_or_else(|| "web".into()),
             routes,
             upstream: var("SG_UPSTREAM").filter(|u| !u.is_empty()),
+            log_all: match var("SG_LOG").as_deref() {
+                None | Some("failures") => false,
+                Some("all") => true,
+                Some(other) => {
+                    return Err(EdgeError {
+                        variable: "SG_LOG",
+                        problem: format!("expected `failures` or `all`, found `{other}`"),
+                    })
+                }
+            },
         })
     }
 

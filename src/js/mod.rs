@@ -13,16 +13,30 @@
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
-use crate::bundle::{Expectations, KeySet, Revocations, Signer as CoreSigner, SigningKey, UnverifiedBundle};
+use crate::bundle::{Expectations, KeySet, Revocations, UnverifiedBundle};
 use crate::edge::BundleCache;
 use crate::eval::{Context, Decision, Detail, Gate as CoreGate};
-use crate::model::{Claims, Policy};
+use crate::model::Policy;
 use crate::time::UnixTime;
 
-/// Now, from the JS clock, in whole seconds.
-pub fn now() -> UnixTime {
-    UnixTime((js_sys::Date::now() / 1000.0).floor() as i64)
+/// `performance.now()` of the global scope, as a callable.
+fn performance_now() -> Result<impl Fn() -> Result<f64, JsError>, JsError> {
+    use wasm_bindgen::JsCast;
+    let perf = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("performance"))
+        .map_err(|_| JsError::new("no `performance` in this runtime"))?;
+    let now: js_sys::Function = js_sys::Reflect::get(&perf, &JsValue::from_str("now"))
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or_else(|| JsError::new("no `performance.now` in this runtime"))?;
+    Ok(move || now.call0(&perf).ok().and_then(|v| v.as_f64()).ok_or_else(|| JsError::new("`performance.now` failed")))
 }
+
+use crate::clock::now;
+
+#[cfg(feature = "js-signer")]
+mod signer;
+#[cfg(feature = "js-signer")]
+pub use signer::{generate_key, Signer};
 
 fn to_js<T: Serialize>(value: &T) -> JsValue {
     value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
@@ -110,6 +124,32 @@ impl Gate {
         to_js(&page)
     }
 
+    /// For benchmarks: verifies `bundle` once (caching it), then runs the
+    /// repeat visitor's decision (cache hit, summary detail: re-check,
+    /// revocation, evaluation) `iterations` times inside wasm and returns the
+    /// mean time in microseconds, so the JS boundary is not in the figure.
+    #[wasm_bindgen(js_name = benchmarkCachedDecision)]
+    pub fn benchmark_cached_decision(
+        &self,
+        bundle: &str,
+        context_value: JsValue,
+        iterations: u32,
+    ) -> Result<f64, JsError> {
+        let ctx = context(context_value).map_err(|e| JsError::new(&e))?;
+        let mut cache = self.cache.borrow_mut();
+        let (first, _) = crate::edge::decide_with_cache(&self.inner, &mut cache, Some(bundle), &ctx, Detail::Summary);
+        if let Some(e) = first.error {
+            return Err(JsError::new(&e.message));
+        }
+        let clock = performance_now()?;
+        let start = clock()?;
+        for _ in 0..iterations.max(1) {
+            crate::edge::decide_with_cache(&self.inner, &mut cache, Some(bundle), &ctx, Detail::Summary);
+        }
+        let elapsed = clock()? - start;
+        Ok(elapsed * 1000.0 / f64::from(iterations.max(1)))
+    }
+
     /// The policy version.
     #[wasm_bindgen(getter, js_name = policyVersion)]
     pub fn policy_version(&self) -> String {
@@ -127,49 +167,6 @@ impl Gate {
             Err(msg) => Decision::failed(&self.inner.policy().version, "bad_context", msg),
         }
     }
-}
-
-/// Signs bundles (origin side: Node, never the browser).
-#[wasm_bindgen]
-pub struct Signer {
-    inner: CoreSigner,
-}
-
-#[wasm_bindgen]
-impl Signer {
-    /// `new Signer(privateJwkJson)`.
-    #[wasm_bindgen(constructor)]
-    pub fn new(private_jwk_json: &str) -> Result<Signer, JsError> {
-        let key = SigningKey::from_jwk_json(private_jwk_json).map_err(|e| JsError::new(&e.to_string()))?;
-        Ok(Signer { inner: CoreSigner::new(key) })
-    }
-
-    /// Signs claims (an object or a JSON string); throws if they break the schema.
-    pub fn sign(&self, claims: JsValue) -> Result<String, JsError> {
-        let claims: Claims = match claims.as_string() {
-            Some(text) => serde_json::from_str(&text).map_err(|e| JsError::new(&format!("claims: {e}")))?,
-            None => serde_wasm_bindgen::from_value(claims).map_err(|e| JsError::new(&format!("claims: {e}")))?,
-        };
-        self.inner.sign(&claims).map_err(|e| JsError::new(&e.to_string()))
-    }
-
-    /// The `kid` it signs with.
-    #[wasm_bindgen(getter)]
-    pub fn kid(&self) -> String {
-        self.inner.key().kid().to_string()
-    }
-}
-
-/// A new Ed25519 key from WebCrypto / OS randomness:
-/// `{ kid, privateJwk, publicJwks }` (JSON strings).
-#[wasm_bindgen(js_name = generateKey)]
-pub fn generate_key() -> Result<JsValue, JsError> {
-    let key = SigningKey::generate().map_err(|e| JsError::new(&e.to_string()))?;
-    Ok(to_js(&serde_json::json!({
-        "kid": key.kid(),
-        "privateJwk": key.to_private_jwk_json(),
-        "publicJwks": key.public_jwks_json(),
-    })))
 }
 
 /// Verifies a bundle and returns its claims, or throws with the precise reason.

@@ -127,7 +127,7 @@ async fn dev_bundle(
     let state = GateState::load(env).await.map_err(|e| e.to_string())?;
     let st = state.borrow();
     let policy_version = st.policy_version();
-    let now = super::super::js::now();
+    let now = crate::clock::now();
     let jti = random_id("b-")?;
     let signals: Vec<Signal> = req
         .signals

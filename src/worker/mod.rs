@@ -23,7 +23,7 @@ fn context(req: &Request, state: &GateState) -> Option<Context> {
     let headers = req.headers();
     let host = headers.get("Host").ok().flatten().unwrap_or_default();
     Some(Context {
-        now: crate::js::now(),
+        now: crate::clock::now(),
         purposes: state.config.purposes_for(&req.path()).to_vec(),
         channel: state.config.channel.clone(),
         tenant: state.config.tenant_for(&host)?.to_string(),

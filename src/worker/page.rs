@@ -21,7 +21,7 @@ pub(crate) fn path_and_query(url: &str) -> &str {
 
 /// Serves one page request. Never answers 5xx for a visitor's bundle.
 pub async fn serve(req: Request, env: &Env) -> Result<Response> {
-    let (decision, cached, page_json, upstream_json, upstream) = match GateState::load(env).await {
+    let (decision, cached, page_json, upstream_json, upstream, log_all) = match GateState::load(env).await {
         Ok(state) => {
             let mut st = state.borrow_mut();
             let (d, cached) = super::decide(&req, &mut st);
@@ -29,21 +29,23 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
                 Ok(g) => (d.for_page(&g.policy().exposure), d.exposed(&g.policy().exposure.upstream)),
                 Err(_) => (generic_json(), generic_json()),
             };
-            (d, cached, page, up, st.config.upstream.clone())
+            (d, cached, page, up, st.config.upstream.clone(), st.config.log_all)
         }
         Err(e) => {
             let d = Decision::failed("unknown", "config", e.to_string());
-            (d, false, generic_json(), generic_json(), None)
+            (d, false, generic_json(), generic_json(), None, true)
         }
     };
-    log(&serde_json::json!({
+    if log_all || decision.error.is_some() {
+        log(&serde_json::json!({
         "sg": "decision",
         "tier": decision.tier,
         "segments": decision.segments.len(),
         "cached": cached,
         "reason": decision.error.as_ref().map(|e| e.code.clone()),
         "policy": decision.policy_version,
-    }));
+        }));
+    }
     let personalised = decision.tier != Tier::Generic || decision.bundle_id.is_some();
     let resp = fetch_page(req, env, upstream.as_deref(), &decision, &upstream_json).await?;
     let view = PageView::new(decision.tier, decision.segments, page_json.to_string());

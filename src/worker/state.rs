@@ -65,7 +65,8 @@ fn build_gate(
 impl GateState {
     /// The state for this isolate, rebuilt if the configuration changed.
     pub async fn load(env: &Env) -> Result<Rc<RefCell<GateState>>, EdgeError> {
-        let names = ["SG_AUDIENCE", "SG_TENANT", "SG_TENANTS", "SG_SCOPE", "SG_CHANNEL", "SG_ROUTES", "SG_UPSTREAM"];
+        let names =
+            ["SG_AUDIENCE", "SG_TENANT", "SG_TENANTS", "SG_SCOPE", "SG_CHANNEL", "SG_ROUTES", "SG_UPSTREAM", "SG_LOG"];
         let keys = var(env, "SG_PUBLIC_KEYS");
         let revocations = var(env, "SG_REVOCATIONS");
         let mut source: String = names.iter().map(|n| var(env, n).unwrap_or_default() + "\u{0}").collect();

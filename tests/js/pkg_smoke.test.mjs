@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { ROOT, POLICY, claims } from "./helpers.mjs";
+import { ROOT, POLICY, claims, sg } from "./helpers.mjs";
 
 const pkgDir = join(ROOT, "build", "pkg");
 const ctx = { purposes: ["personalization"], channel: "web", tenant: "demo-shop", scope: "web" };
@@ -21,7 +21,9 @@ test("Node resolves the package's exports and decides", async () => {
   const gate = new sg.Gate(POLICY, key.publicJwks, { audience: "signalgate" });
   assert.equal(gate.policyVersion, "demo-2026-11");
   assert.deepEqual(gate.decideForPage(token, ctx), { segments: ["sgt_5d1e9a20c4"], tier: "curated" });
-  const bad = gate.decide(token.slice(0, -2) + "AA", ctx);
+  // Change one signature character (never a no-op).
+  const i = token.length - 10;
+  const bad = gate.decide(token.slice(0, i) + (token[i] === "A" ? "B" : "A") + token.slice(i + 1), ctx);
   assert.equal(bad.tier, "generic");
   assert.deepEqual(bad.segments, []);
   assert.equal(bad.error.code, "bad_signature");
@@ -33,12 +35,14 @@ test("Node resolves the package's exports and decides", async () => {
   assert.throws(() => sg.verifyBundle(token, key.publicJwks, "other"), /claim `aud` is `signalgate`, expected `other`/);
 });
 
-test("the web ESM build loads from bytes (as in workerd or a bundler)", async () => {
+test("the web ESM build loads from bytes (as in workerd or a bundler) and has no signer", async () => {
   const web = await import(join(pkgDir, "web", "signalgate.js"));
   web.initSync({ module: readFileSync(join(pkgDir, "web", "signalgate_bg.wasm")) });
-  const key = web.generateKey();
+  assert.equal(web.Signer, undefined);
+  assert.equal(web.generateKey, undefined);
+  const key = sg.generateKey();
   const gate = new web.Gate(POLICY, key.publicJwks, { audience: "signalgate" });
-  const token = new web.Signer(key.privateJwk).sign(JSON.stringify(claims({ n: 2 })));
+  const token = new sg.Signer(key.privateJwk).sign(JSON.stringify(claims({ n: 2 })));
   assert.equal(gate.decide(token, ctx).tier, "curated");
 });
 

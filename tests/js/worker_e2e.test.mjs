@@ -16,6 +16,7 @@ before(async () => {
   w = await startWorker({
     SG_PUBLIC_KEYS: key.publicJwks,
     SG_REVOCATIONS: JSON.stringify({ bundles: ["b-revoked"], subjects: ["u-revoked"] }),
+    SG_LOG: "all",
   });
 });
 after(async () => { await w?.stop(); });
