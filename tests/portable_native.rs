@@ -2,29 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg(not(target_arch = "wasm32"))]
 
+#[macro_use]
 mod portable;
 
-#[test]
-fn wycheproof() {
-    portable::wycheproof();
-}
-#[test]
-fn rfc8037_example() {
-    portable::rfc8037_example();
-}
-#[test]
-fn bundles_sign_verify_and_reject() {
-    portable::bundles_sign_verify_and_reject();
-}
-#[test]
-fn keygen_uses_platform_randomness() {
-    portable::keygen_uses_platform_randomness();
-}
-#[test]
-fn demo_gate_decisions() {
-    portable::demo_gate_decisions();
-}
-#[test]
-fn eval_vectors() {
-    portable::eval_vectors();
-}
+portable_tests!(test);

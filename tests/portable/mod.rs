@@ -5,6 +5,37 @@
 
 pub mod eval_cases;
 
+/// One test per portable check, each marked with `$test` (`test` natively,
+/// `wasm_bindgen_test` in wasm).
+macro_rules! portable_tests {
+    ($test:meta) => {
+        #[$test]
+        fn wycheproof() {
+            portable::wycheproof();
+        }
+        #[$test]
+        fn rfc8037_example() {
+            portable::rfc8037_example();
+        }
+        #[$test]
+        fn bundles_sign_verify_and_reject() {
+            portable::bundles_sign_verify_and_reject();
+        }
+        #[$test]
+        fn keygen_uses_platform_randomness() {
+            portable::keygen_uses_platform_randomness();
+        }
+        #[$test]
+        fn demo_gate_decisions() {
+            portable::demo_gate_decisions();
+        }
+        #[$test]
+        fn eval_vectors() {
+            portable::eval_vectors();
+        }
+    };
+}
+
 use signalgate::bundle::{jws, BundleError, Expectations, KeySet, PublicKey, Signer, SigningKey, UnverifiedBundle};
 use signalgate::eval::{Context, Gate, Tier};
 use signalgate::model::{Claims, Policy};
