@@ -5,9 +5,11 @@
 //! [`Gate::decide_verified`](crate::eval::Gate::decide_verified).
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 
 use crate::bundle::{b64, VerifiedBundle};
 use crate::eval::{Context, Decision, Detail, Gate};
+use crate::model::policy::Fnv;
 
 /// Default number of bundles kept.
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -15,7 +17,9 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 /// First in, first out, bounded.
 #[derive(Debug)]
 pub struct BundleCache {
-    entries: HashMap<[u8; 64], (String, VerifiedBundle)>,
+    /// Keyed by signature. Only verified bundles are inserted, so keys cannot
+    /// be chosen by a visitor: a fast non-keyed hash is safe here.
+    entries: HashMap<[u8; 64], (String, VerifiedBundle), BuildHasherDefault<Fnv>>,
     order: VecDeque<[u8; 64]>,
     capacity: usize,
 }
@@ -31,14 +35,22 @@ fn signature_key(token: &str) -> Option<[u8; 64]> {
     if sig.len() != 86 {
         return None;
     }
-    b64::decode(sig).and_then(|b| <[u8; 64]>::try_from(b.as_slice()).ok())
+    let mut key = [0u8; 64];
+    match base64::Engine::decode_slice(&b64::URL, sig, &mut key) {
+        Ok(64) => Some(key),
+        _ => None,
+    }
 }
 
 impl BundleCache {
     /// A cache holding at most `capacity` bundles (at least one).
     pub fn with_capacity(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        BundleCache { entries: HashMap::with_capacity(capacity), order: VecDeque::with_capacity(capacity), capacity }
+        BundleCache {
+            entries: HashMap::with_capacity_and_hasher(capacity, BuildHasherDefault::default()),
+            order: VecDeque::with_capacity(capacity),
+            capacity,
+        }
     }
 
     /// The verified bundle for exactly this token, if cached.
@@ -101,5 +113,47 @@ pub fn decide_with_cache(
             (d, false)
         }
         Err(e) => (gate.failed(&e), false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::{Expectations, KeySet, Signer, SigningKey, UnverifiedBundle};
+    use crate::time::UnixTime;
+
+    fn bundle(jti: &str) -> (String, VerifiedBundle) {
+        let key = SigningKey::from_seed(&[4; 32], Some("k"));
+        let keys = KeySet::from_json(&key.public_jwks_json()).unwrap();
+        let claims = serde_json::from_value(serde_json::json!({"v":1,"iss":"o","sub":"u-1","ten":"t","aud":"a",
+            "iat":10,"nbf":10,"exp":100,"jti":jti,"pv":"p","idc":1.0,"cons":{},"sig":[]}))
+        .unwrap();
+        let token = Signer::new(key).sign(&claims).unwrap();
+        let b = UnverifiedBundle::parse(&token).unwrap().verify(&keys, &Expectations::new("a", None), UnixTime(20));
+        (token, b.unwrap())
+    }
+
+    #[test]
+    fn hits_only_for_the_same_token_and_evicts_the_oldest() {
+        let mut cache = BundleCache::with_capacity(2);
+        let (t1, b1) = bundle("b-1");
+        let (t2, b2) = bundle("b-2");
+        let (t3, b3) = bundle("b-3");
+        cache.insert(&t1, b1.clone());
+        assert_eq!(cache.get(&t1), Some(&b1));
+        // Same signature, other bytes before it: not the cached bundle.
+        let forged = format!("x{t1}");
+        assert_eq!(cache.get(&forged), None);
+        assert_eq!(cache.get("garbage"), None);
+        // A bundle is never filed under another token's signature.
+        cache.insert(&t2, b1.clone());
+        assert_eq!(cache.len(), 1);
+        cache.insert(&t2, b2.clone());
+        cache.insert(&t3, b3);
+        assert_eq!(cache.len(), 2);
+        assert_eq!(cache.get(&t1), None, "the oldest entry is evicted");
+        assert_eq!(cache.get(&t2), Some(&b2));
+        cache.clear();
+        assert!(cache.is_empty());
     }
 }

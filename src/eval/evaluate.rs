@@ -5,8 +5,6 @@
 use crate::bundle::VerifiedBundle;
 use crate::model::policy::rule::{Facts, Target};
 use crate::model::policy::{Cardinality, ContextualWhen, Exposes, Policy};
-use std::collections::BTreeMap;
-
 use crate::model::{ConsentRecord, ConsentStatus, Signal};
 use crate::time::UnixTime;
 
@@ -64,8 +62,9 @@ fn bump(slot: &mut Option<UnixTime>, t: UnixTime) {
 struct Prepared<'a> {
     /// For each class: may it be used on the context's channel?
     channel_ok: Vec<bool>,
-    /// Consent records by id, with whether their scopes include the context's.
-    consents: BTreeMap<&'a str, (&'a ConsentRecord, bool)>,
+    /// Consent records (a bundle holds a few): id, record, whether its scopes
+    /// include the context's, and the policy purposes it grants as bits.
+    consents: Vec<(&'a str, &'a ConsentRecord, bool, u64)>,
 }
 
 impl<'a> Prepared<'a> {
@@ -76,9 +75,16 @@ impl<'a> Prepared<'a> {
                 .claims()
                 .consents
                 .iter()
-                .map(|(id, r)| (id.as_str(), (r, r.scopes.contains(&ctx.scope))))
+                .map(|(id, r)| {
+                    let mask = r.purposes.iter().filter_map(|n| policy.purpose_index(n)).fold(0, |m, p| m | 1u64 << p);
+                    (id.as_str(), r, r.scopes.contains(&ctx.scope), mask)
+                })
                 .collect(),
         }
+    }
+
+    fn consent(&self, id: &str) -> Option<&(&'a str, &'a ConsentRecord, bool, u64)> {
+        self.consents.iter().find(|c| c.0 == id)
     }
 }
 
@@ -90,7 +96,7 @@ fn base_check(policy: &Policy, prep: &Prepared<'_>, s: &Signal, ctx: &Context) -
     }
     let value = *class.value_lookup.get(&s.value).ok_or(Withheld::ValueNotInVocabulary)?;
     // Claims validation guarantees the record exists; a missing one is withheld.
-    let &(consent, scope_ok) = prep.consents.get(s.consent.as_str()).ok_or(Withheld::ConsentNotGranted)?;
+    let &(_, consent, scope_ok, _) = prep.consent(&s.consent).ok_or(Withheld::ConsentNotGranted)?;
     match consent.status {
         ConsentStatus::Granted => {}
         ConsentStatus::Denied => return Err(Withheld::ConsentNotGranted),
@@ -234,18 +240,11 @@ fn evaluate_with(policy: &Policy, bundle: &VerifiedBundle, ctx: &Context, explai
     let bit = |p: usize| 1u64 << p;
     let ctx_mask = purposes.iter().fold(0u64, |m, &p| m | bit(p));
     let gpc_mask = (0..policy.purposes.len()).filter(|&p| gpc_blocked(p)).fold(0u64, |m, p| m | bit(p));
-    let consent_masks: std::collections::BTreeMap<&str, u64> = claims
-        .consents
-        .iter()
-        .map(|(id, r)| {
-            (id.as_str(), r.purposes.iter().filter_map(|n| policy.purpose_index(n)).fold(0, |m, p| m | bit(p)))
-        })
-        .collect();
     let mut used_mask: Vec<u64> = vec![0; base.len()];
     let mut reasons = Reasons::default();
     for (i, (s, b)) in claims.signals.iter().zip(&base).enumerate() {
         let (consented, allowed) = match b {
-            Ok(c) => (consent_masks.get(s.consent.as_str()).copied().unwrap_or(0), policy.classes[c.class].purposes),
+            Ok(c) => (prep.consent(&s.consent).map_or(0, |c| c.3), policy.classes[c.class].purposes),
             Err(_) => (0, 0),
         };
         if b.is_ok() {

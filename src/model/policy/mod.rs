@@ -10,7 +10,7 @@
 //! assert!(err.to_string().contains(r#"classes.language.ttl: expected a duration like "180d", found "soon""#));
 //! ```
 
-mod lookup;
+pub(crate) mod lookup;
 mod parse;
 pub mod rule;
 
@@ -20,6 +20,7 @@ use serde::Serialize;
 
 pub use rule::{Rule, Target};
 
+pub(crate) use lookup::Fnv;
 use lookup::NameMap;
 
 use crate::model::LegalBasis;
