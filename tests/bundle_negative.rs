@@ -344,12 +344,12 @@ fn structure_cases() -> Vec<Case> {
         case(
             "header is a JSON string",
             format!("{}.{p}.{s}", b64::encode(br#""EdDSA""#)),
-            json_err(Part::Header, "invalid type: string \"EdDSA\", expected struct Header at line 1 column 7"),
+            json_err(Part::Header, "expected a JSON object"),
         ),
         case(
             "claims are a JSON array of the claim fields, correctly signed",
             sign_raw(&header().to_string(), &positional_claims()),
-            json_err(Part::Payload, "expected a JSON object"),
+            json_err(Part::Payload, "a list directly inside a list at line 1 column 215"),
         ),
         case(
             "header has trailing data",
@@ -358,8 +358,11 @@ fn structure_cases() -> Vec<Case> {
         ),
         case(
             "header nested too deep",
-            sign_raw(&format!(r#"{{"alg":"EdDSA","x":{}1{}}}"#, "[".repeat(20), "]".repeat(20)), &claims().to_string()),
-            json_err(Part::Header, "nested deeper than 16 levels at line 1 column 35"),
+            sign_raw(
+                &format!(r#"{{"alg":"EdDSA","x":{}1{}}}"#, r#"{"y":"#.repeat(20), "}".repeat(20)),
+                &claims().to_string(),
+            ),
+            json_err(Part::Header, "nested deeper than 16 levels at line 1 column 95"),
         ),
         case(
             "payload is not JSON",
@@ -997,7 +1000,11 @@ fn revoked_ids_and_subjects() {
     let other = Revocations::from_json(r#"{"bundles":["b-0002"],"subjects":["u-other"]}"#).unwrap();
     assert_eq!(other.check(&verified), Ok(()));
     assert_eq!(Revocations::from_json(r#"{"bundles":["b-0002"],"bundles":[]}"#), Err(dup(Part::Payload, "bundles")));
-    assert_eq!(Revocations::from_json(r#"[["b-0001"],[]]"#), Err(json_err(Part::Payload, "expected a JSON object")));
+    assert_eq!(Revocations::from_json(r#"["b-0001"]"#), Err(json_err(Part::Payload, "expected a JSON object")));
+    assert_eq!(
+        Revocations::from_json(r#"[["b-0001"],[]]"#),
+        Err(json_err(Part::Payload, "a list directly inside a list at line 1 column 2"))
+    );
 }
 
 #[test]

@@ -1,6 +1,8 @@
-//! Strict JSON for bundles and keys: duplicate member names anywhere in the
-//! document are rejected (serde_json keeps the last one silently), and the
-//! nesting depth is bounded.
+//! Strict JSON for bundles, keys and policies: the document is an object,
+//! duplicate member names anywhere are rejected (serde_json keeps the last
+//! one silently), no list sits directly inside a list (none of our schemas
+//! has one, and serde would otherwise read a struct from a list of its
+//! fields: a second encoding of the same data), and nesting is bounded.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -19,9 +21,12 @@ pub enum JsonProblem {
     Syntax(String),
 }
 
-/// Checks `bytes` for duplicate member names and depth, then deserializes `T`.
+/// Checks `bytes` (see the module docs), then deserializes `T`.
 pub fn from_slice_strict<T: de::DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonProblem> {
     check(bytes)?;
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(JsonProblem::Syntax("expected a JSON object".into()));
+    }
     serde_json::from_slice(bytes).map_err(|e| JsonProblem::Syntax(e.to_string()))
 }
 
@@ -29,7 +34,7 @@ pub fn from_slice_strict<T: de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Jso
 pub fn check(bytes: &[u8]) -> Result<(), JsonProblem> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let dup = std::cell::RefCell::new(None);
-    let result = Walk { depth: 0, dup: &dup }.deserialize(&mut de).and_then(|()| de.end());
+    let result = Walk { depth: 0, in_list: false, dup: &dup }.deserialize(&mut de).and_then(|()| de.end());
     if let Some(name) = dup.into_inner() {
         return Err(JsonProblem::Duplicate(name));
     }
@@ -39,6 +44,8 @@ pub fn check(bytes: &[u8]) -> Result<(), JsonProblem> {
 #[derive(Clone, Copy)]
 struct Walk<'a> {
     depth: usize,
+    /// The value being visited is an element of a list.
+    in_list: bool,
     dup: &'a std::cell::RefCell<Option<String>>,
 }
 
@@ -76,13 +83,16 @@ impl<'de> Visitor<'de> for Walk<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let inner = self.nested::<A::Error>()?;
+        if self.in_list {
+            return Err(de::Error::custom("a list directly inside a list"));
+        }
+        let inner = Walk { in_list: true, ..self.nested::<A::Error>()? };
         while seq.next_element_seed(inner)?.is_some() {}
         Ok(())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let inner = self.nested::<A::Error>()?;
+        let inner = Walk { in_list: false, ..self.nested::<A::Error>()? };
         let mut names = BTreeSet::new();
         while let Some(name) = map.next_key::<String>()? {
             if names.contains(&name) {
@@ -101,7 +111,7 @@ impl Walk<'_> {
         if self.depth >= MAX_DEPTH {
             return Err(E::custom(format!("nested deeper than {MAX_DEPTH} levels")));
         }
-        Ok(Walk { depth: self.depth + 1, dup: self.dup })
+        Ok(Walk { depth: self.depth + 1, in_list: self.in_list, dup: self.dup })
     }
 }
 
@@ -119,8 +129,19 @@ mod tests {
     }
 
     #[test]
+    fn structs_written_as_lists_are_refused() {
+        // A signal or consent record as a positional list, inside a list.
+        assert!(matches!(check(br#"{"sig":[["s1","interest","hiking"]]}"#), Err(JsonProblem::Syntax(_))));
+        assert!(matches!(check(br#"{"keys":[["OKP","Ed25519","x"]]}"#), Err(JsonProblem::Syntax(_))));
+        let top: Result<serde_json::Value, _> = from_slice_strict(br#" ["EdDSA","k1"]"#);
+        assert_eq!(top, Err(JsonProblem::Syntax("expected a JSON object".into())));
+        // Lists of objects and of scalars are fine.
+        assert!(check(br#"{"sig":[{"a":[1,2]},{"b":"x"}],"pur":["a","b"]}"#).is_ok());
+    }
+
+    #[test]
     fn depth_and_syntax_are_bounded() {
-        let deep = "[".repeat(40) + &"]".repeat(40);
+        let deep = "{\"a\":".repeat(40) + "1" + &"}".repeat(40);
         assert!(matches!(check(deep.as_bytes()), Err(JsonProblem::Syntax(_))));
         assert!(matches!(check(b"{\"a\":1} trailing"), Err(JsonProblem::Syntax(_))));
         assert!(matches!(check(b"{"), Err(JsonProblem::Syntax(_))));
