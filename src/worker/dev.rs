@@ -40,17 +40,7 @@ pub async fn api(mut req: Request, env: &Env, path: &str) -> Result<Response> {
             Err(e) => json(&serde_json::json!({ "ok": false, "problem": e.to_string() }), 503),
         },
         (Method::Get, "/__sg/decision") => {
-            let page = match GateState::load(env).await {
-                Ok(state) => {
-                    let mut st = state.borrow_mut();
-                    let (d, _) = super::decide(&req, &mut st);
-                    match &st.gate {
-                        Ok(g) => d.for_page(&g.policy().exposure),
-                        Err(_) => serde_json::json!({ "tier": "generic", "segments": [] }),
-                    }
-                }
-                Err(_) => serde_json::json!({ "tier": "generic", "segments": [] }),
-            };
+            let page = super::decide_request(&req, env).await.page;
             let mut resp = json(&page, 200)?;
             resp.headers_mut().set("Vary", "Cookie, Sg-Bundle, Sec-GPC")?;
             Ok(resp)

@@ -45,6 +45,55 @@ pub(crate) fn decide(req: &Request, state: &mut GateState) -> (Decision, bool) {
     state.decide(token, &ctx)
 }
 
+/// A request's decision and what each audience may see of it.
+pub(crate) struct Decided {
+    pub decision: Decision,
+    /// The isolate's verified-bundle cache answered.
+    pub cached: bool,
+    /// What page code sees (the policy's page exposure).
+    pub page: serde_json::Value,
+    /// What the upstream origin receives (the policy's upstream exposure).
+    pub upstream: serde_json::Value,
+    pub upstream_url: Option<String>,
+    pub log_all: bool,
+}
+
+/// `{"tier":"generic","segments":[]}`: all anyone sees when nothing can be decided.
+pub(crate) fn generic_json() -> serde_json::Value {
+    serde_json::json!({ "tier": "generic", "segments": [] })
+}
+
+/// Loads the isolate's state and decides for `req`; a configuration problem
+/// gives the generic decision with its reason.
+pub(crate) async fn decide_request(req: &Request, env: &Env) -> Decided {
+    match GateState::load(env).await {
+        Ok(state) => {
+            let mut st = state.borrow_mut();
+            let (decision, cached) = decide(req, &mut st);
+            let (page, upstream) = match &st.gate {
+                Ok(g) => (decision.for_page(&g.policy().exposure), decision.exposed(&g.policy().exposure.upstream)),
+                Err(_) => (generic_json(), generic_json()),
+            };
+            Decided {
+                decision,
+                cached,
+                page,
+                upstream,
+                upstream_url: st.config.upstream.clone(),
+                log_all: st.config.log_all,
+            }
+        }
+        Err(e) => Decided {
+            decision: Decision::failed("unknown", "config", e.to_string()),
+            cached: false,
+            page: generic_json(),
+            upstream: generic_json(),
+            upstream_url: None,
+            log_all: true,
+        },
+    }
+}
+
 /// Fault injection for the fail-closed test: with `SG_FAULT_INJECTION=panic`
 /// every page request panics inside the gate, and the JS shim must still
 /// serve the generic page. Never set in a deployment.

@@ -3,6 +3,7 @@
 use worker::{Env, Fetch, Headers, Request, RequestInit, Response, Result};
 
 use super::state::{log, GateState};
+use super::{decide_request, generic_json, Decided};
 use crate::edge::PageView;
 use crate::eval::{Decision, Tier};
 
@@ -21,21 +22,7 @@ pub(crate) fn path_and_query(url: &str) -> &str {
 
 /// Serves one page request. Never answers 5xx for a visitor's bundle.
 pub async fn serve(req: Request, env: &Env) -> Result<Response> {
-    let (decision, cached, page_json, upstream_json, upstream, log_all) = match GateState::load(env).await {
-        Ok(state) => {
-            let mut st = state.borrow_mut();
-            let (d, cached) = super::decide(&req, &mut st);
-            let (page, up) = match &st.gate {
-                Ok(g) => (d.for_page(&g.policy().exposure), d.exposed(&g.policy().exposure.upstream)),
-                Err(_) => (generic_json(), generic_json()),
-            };
-            (d, cached, page, up, st.config.upstream.clone(), st.config.log_all)
-        }
-        Err(e) => {
-            let d = Decision::failed("unknown", "config", e.to_string());
-            (d, false, generic_json(), generic_json(), None, true)
-        }
-    };
+    let Decided { decision, cached, page, upstream, upstream_url, log_all } = decide_request(&req, env).await;
     if log_all || decision.error.is_some() {
         log(&serde_json::json!({
         "sg": "decision",
@@ -47,8 +34,8 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
         }));
     }
     let personalised = decision.tier != Tier::Generic || decision.bundle_id.is_some();
-    let resp = fetch_page(req, env, upstream.as_deref(), &decision, &upstream_json).await?;
-    let view = PageView::new(decision.tier, decision.segments, page_json.to_string());
+    let resp = fetch_page(req, env, upstream_url.as_deref(), &decision, &upstream).await?;
+    let view = PageView::new(decision.tier, decision.segments, page.to_string());
     finish(resp, view, personalised)
 }
 
@@ -59,10 +46,6 @@ pub async fn serve_generic(req: Request, env: &Env) -> Result<Response> {
     let upstream = GateState::load(env).await.ok().and_then(|s| s.borrow().config.upstream.clone());
     let resp = fetch_page(req, env, upstream.as_deref(), &decision, &generic_json()).await?;
     finish(resp, PageView::new(Tier::Generic, Vec::new(), generic_json().to_string()), true)
-}
-
-fn generic_json() -> serde_json::Value {
-    serde_json::json!({ "tier": "generic", "segments": [] })
 }
 
 async fn fetch_page(

@@ -1,6 +1,7 @@
 //! The per-isolate gate state: configuration, the `Gate` (policy + keys +
-//! revocations, parsed once) and the verified-bundle cache. Rebuilt only when
-//! the variables it came from change.
+//! revocations, parsed once) and the verified-bundle cache. Built on the
+//! isolate's first request: variables and secrets are fixed for an isolate
+//! (a new deployment or new variables start new isolates).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -17,7 +18,6 @@ pub struct GateState {
     pub config: EdgeConfig,
     pub gate: Result<Gate, EdgeError>,
     pub cache: BundleCache,
-    source: String,
 }
 
 thread_local! {
@@ -63,22 +63,14 @@ fn build_gate(
 }
 
 impl GateState {
-    /// The state for this isolate, rebuilt if the configuration changed.
+    /// The state for this isolate, built on its first request. A
+    /// configuration that cannot be read at all is tried again next time.
     pub async fn load(env: &Env) -> Result<Rc<RefCell<GateState>>, EdgeError> {
-        let names =
-            ["SG_AUDIENCE", "SG_TENANT", "SG_TENANTS", "SG_SCOPE", "SG_CHANNEL", "SG_ROUTES", "SG_UPSTREAM", "SG_LOG"];
-        let keys = var(env, "SG_PUBLIC_KEYS");
-        let revocations = var(env, "SG_REVOCATIONS");
-        let mut source: String = names.iter().map(|n| var(env, n).unwrap_or_default() + "\u{0}").collect();
-        source.push_str(keys.as_deref().unwrap_or_default());
-        source.push_str(revocations.as_deref().unwrap_or_default());
-        if let Some(p) = var(env, "SG_POLICY") {
-            source.push_str(&p);
-        }
-        if let Some(state) = STATE.with(|s| s.borrow().clone()).filter(|s| s.borrow().source == source) {
+        if let Some(state) = STATE.with(|s| s.borrow().clone()) {
             return Ok(state);
         }
         let config = EdgeConfig::from_vars(|n| var(env, n))?;
+        let (keys, revocations) = (var(env, "SG_PUBLIC_KEYS"), var(env, "SG_REVOCATIONS"));
         let gate = match policy_text(env).await {
             Ok(policy) => build_gate(&config, &policy, keys.as_deref(), revocations.as_deref()),
             Err(e) => Err(e),
@@ -86,7 +78,7 @@ impl GateState {
         if let Err(e) = &gate {
             log(&serde_json::json!({ "sg": "config_error", "problem": e.to_string() }));
         }
-        let state = Rc::new(RefCell::new(GateState { config, gate, cache: BundleCache::default(), source }));
+        let state = Rc::new(RefCell::new(GateState { config, gate, cache: BundleCache::default() }));
         STATE.with(|s| *s.borrow_mut() = Some(state.clone()));
         Ok(state)
     }
