@@ -158,7 +158,15 @@ impl Decision {
     /// The fail-closed decision: generic, no tokens, with the reason.
     pub fn failed(policy_version: &str, code: &str, message: String) -> Decision {
         Decision {
-            tier: Tier::Generic,
+            error: Some(DecisionError { code: code.to_string(), message }),
+            ..Decision::empty(Tier::Generic, policy_version)
+        }
+    }
+
+    /// A decision from no signals at all: `tier`, no tokens, nothing else.
+    pub fn empty(tier: Tier, policy_version: &str) -> Decision {
+        Decision {
+            tier,
             segments: Vec::new(),
             allowed_categories: Vec::new(),
             allowed_channels: Vec::new(),
@@ -168,7 +176,7 @@ impl Decision {
             reasons: Reasons::default(),
             policy_version: policy_version.to_string(),
             bundle_id: None,
-            error: Some(DecisionError { code: code.to_string(), message }),
+            error: None,
         }
     }
 

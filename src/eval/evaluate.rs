@@ -388,10 +388,6 @@ fn evaluate_with(policy: &Policy, bundle: &VerifiedBundle, ctx: &Context, explai
 /// The decision for a visitor without a bundle: contextual if the policy
 /// allows context alone, otherwise generic. Not a failure.
 pub fn without_bundle(policy: &Policy) -> Decision {
-    let mut d = Decision::failed(&policy.version, "", String::new());
-    d.error = None;
-    if policy.tiers.contextual == ContextualWhen::Always {
-        d.tier = Tier::Contextual;
-    }
-    d
+    let tier = if policy.tiers.contextual == ContextualWhen::Always { Tier::Contextual } else { Tier::Generic };
+    Decision::empty(tier, &policy.version)
 }
