@@ -66,7 +66,10 @@ impl Span {
     /// messages like `expected a duration like "180d", found "soon"`.
     pub fn parse(text: &str) -> Result<Span, String> {
         let expected = || format!("expected a duration like \"180d\", found {text:?}");
-        let (digits, unit) = text.split_at(text.len().saturating_sub(1));
+        // Split before the last character, not the last byte: the text is
+        // untrusted and may end in a multi-byte character.
+        let cut = text.char_indices().next_back().map_or(0, |(i, _)| i);
+        let (digits, unit) = text.split_at(cut);
         if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(expected());
         }
@@ -134,6 +137,14 @@ mod tests {
     #[test]
     fn bad_spans_say_what_was_expected() {
         for text in ["", "d", "soon", "10", "-5d", "0d", "1.5d", "99999999999d", "5y", "١٠d"] {
+            let err = Span::parse(text).unwrap_err();
+            assert!(err.starts_with("expected"), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn spans_ending_in_a_multi_byte_character_are_errors_not_panics() {
+        for text in ["3ƛ", "ƛ", "10д", "7€", "d\u{10FFFF}"] {
             let err = Span::parse(text).unwrap_err();
             assert!(err.starts_with("expected"), "{text}: {err}");
         }
