@@ -794,6 +794,10 @@ proptest! {
 
         // Deterministic: same inputs, same decision (also from a fresh parse, and via evaluate).
         prop_assert_eq!(&gate.decide(Some(&token), &ctx), &decision);
+        // ... and from a fresh thread, whose reused working buffers are new:
+        // nothing an earlier evaluation left behind changes a decision.
+        let fresh = std::thread::scope(|s| s.spawn(|| gate.decide(Some(&token), &ctx)).join());
+        prop_assert_eq!(&fresh.map_err(|_| TestCaseError::fail("panicked"))?, &decision);
         let again = new_gate(Policy::from_json(&text).unwrap()).decide(Some(&token), &ctx);
         prop_assert_eq!(&again, &decision);
         if let Ok(verified) = gate.verify(&token, ctx.now) {

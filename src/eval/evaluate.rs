@@ -18,6 +18,8 @@ use super::decision::{
 struct Candidate {
     class: usize,
     value: usize,
+    /// Index of its consent record in [`Prepared::consents`].
+    consent: usize,
     /// When it stops being usable without the subject's action.
     deadline: UnixTime,
     confirmed_at: UnixTime,
@@ -27,22 +29,23 @@ struct Candidate {
 type Base = Result<Candidate, Withheld>;
 
 /// For one purpose: the latest confirmation among usable signals, by class,
-/// value and category.
-struct PurposeFacts {
-    classes: Vec<Option<UnixTime>>,
-    values: Vec<Option<UnixTime>>,
-    categories: Vec<Option<UnixTime>>,
+/// value and category, as one slice (classes, then values, then categories).
+struct PurposeFacts<'s> {
+    latest: &'s [Option<UnixTime>],
+    values_at: usize,
+    categories_at: usize,
     confidence: f64,
     now: UnixTime,
 }
 
-impl Facts for PurposeFacts {
+impl Facts for PurposeFacts<'_> {
     fn latest(&self, class: usize, target: Target) -> Option<UnixTime> {
-        match target {
-            Target::Any => self.classes.get(class).copied().flatten(),
-            Target::Value(v) => self.values.get(v).copied().flatten(),
-            Target::Category(c) => self.categories.get(c).copied().flatten(),
-        }
+        let i = match target {
+            Target::Any => class,
+            Target::Value(v) => self.values_at + v,
+            Target::Category(c) => self.categories_at + c,
+        };
+        self.latest.get(i).copied().flatten()
     }
     fn confidence(&self) -> f64 {
         self.confidence
@@ -52,25 +55,51 @@ impl Facts for PurposeFacts {
     }
 }
 
+/// Working buffers of one evaluation. Kept per thread and reused, so that an
+/// evaluation allocates little beyond the decision it returns; the result
+/// does not depend on what a previous evaluation left here (every buffer is
+/// cleared and refilled before use).
+#[derive(Debug, Default)]
+struct Scratch {
+    purposes: Vec<usize>,
+    channel_ok: Vec<bool>,
+    base: Vec<Base>,
+    winner: Vec<Option<usize>>,
+    used_mask: Vec<u64>,
+    latest: Vec<Option<UnixTime>>,
+    seen: Vec<bool>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// `buf` cleared and refilled with `len` copies of `value`.
+fn refill<T: Clone>(buf: &mut Vec<T>, len: usize, value: T) -> &mut Vec<T> {
+    buf.clear();
+    buf.resize(len, value);
+    buf
+}
+
 fn bump(slot: &mut Option<UnixTime>, t: UnixTime) {
     *slot = Some(slot.map_or(t, |old| old.max(t)));
 }
 
-/// Checks that do not depend on the purpose: class, vocabulary, consent
-/// status, legal basis, scope, channel, expiry and soft expiry.
 /// Per-evaluation lookups computed once rather than per signal.
-struct Prepared<'a> {
+struct Prepared<'a, 's> {
     /// For each class: may it be used on the context's channel?
-    channel_ok: Vec<bool>,
+    channel_ok: &'s [bool],
     /// Consent records (a bundle holds a few): id, record, whether its scopes
     /// include the context's, and the policy purposes it grants as bits.
     consents: Vec<(&'a str, &'a ConsentRecord, bool, u64)>,
 }
 
-impl<'a> Prepared<'a> {
-    fn new(policy: &Policy, bundle: &'a VerifiedBundle, ctx: &Context) -> Self {
+impl<'a, 's> Prepared<'a, 's> {
+    fn new(policy: &Policy, bundle: &'a VerifiedBundle, ctx: &Context, channel_ok: &'s mut Vec<bool>) -> Self {
+        channel_ok.clear();
+        channel_ok.extend(policy.classes.iter().map(|c| c.channels.contains(&ctx.channel)));
         Prepared {
-            channel_ok: policy.classes.iter().map(|c| c.channels.contains(&ctx.channel)).collect(),
+            channel_ok,
             consents: bundle
                 .claims()
                 .consents
@@ -83,12 +112,15 @@ impl<'a> Prepared<'a> {
         }
     }
 
-    fn consent(&self, id: &str) -> Option<&(&'a str, &'a ConsentRecord, bool, u64)> {
-        self.consents.iter().find(|c| c.0 == id)
+    /// The index of a consent record in `consents`.
+    fn consent(&self, id: &str) -> Option<usize> {
+        self.consents.iter().position(|c| c.0 == id)
     }
 }
 
-fn base_check(policy: &Policy, prep: &Prepared<'_>, s: &Signal, ctx: &Context) -> Base {
+/// Checks that do not depend on the purpose: class, vocabulary, consent
+/// status, legal basis, scope, channel, expiry and soft expiry.
+fn base_check(policy: &Policy, prep: &Prepared<'_, '_>, s: &Signal, ctx: &Context) -> Base {
     let class_index = *policy.class_index.get(&s.class).ok_or(Withheld::UnknownClass)?;
     let class = &policy.classes[class_index];
     if !class.in_bundle {
@@ -96,7 +128,8 @@ fn base_check(policy: &Policy, prep: &Prepared<'_>, s: &Signal, ctx: &Context) -
     }
     let value = *class.value_lookup.get(&s.value).ok_or(Withheld::ValueNotInVocabulary)?;
     // Claims validation guarantees the record exists; a missing one is withheld.
-    let &(_, consent, scope_ok, _) = prep.consent(&s.consent).ok_or(Withheld::ConsentNotGranted)?;
+    let consent_index = prep.consent(&s.consent).ok_or(Withheld::ConsentNotGranted)?;
+    let (_, consent, scope_ok, _) = prep.consents[consent_index];
     match consent.status {
         ConsentStatus::Granted => {}
         ConsentStatus::Denied => return Err(Withheld::ConsentNotGranted),
@@ -137,13 +170,13 @@ fn base_check(policy: &Policy, prep: &Prepared<'_>, s: &Signal, ctx: &Context) -
             deadline = deadline.min(soft_deadline);
         }
     }
-    Ok(Candidate { class: class_index, value, deadline, confirmed_at })
+    Ok(Candidate { class: class_index, value, consent: consent_index, deadline, confirmed_at })
 }
 
 /// For single-valued classes, keeps only the most recently confirmed signal
 /// (then the highest version, then the greatest id, so the choice is total).
-fn merge_single_valued(policy: &Policy, signals: &[Signal], base: &mut [Base]) {
-    let mut winner: Vec<Option<usize>> = vec![None; policy.classes.len()];
+fn merge_single_valued(policy: &Policy, signals: &[Signal], base: &mut [Base], winner: &mut Vec<Option<usize>>) {
+    let winner = refill(winner, policy.classes.len(), None);
     for (i, b) in base.iter().enumerate() {
         let Ok(c) = b else { continue };
         if policy.classes[c.class].cardinality != Cardinality::One {
@@ -203,6 +236,19 @@ pub fn evaluate_summary(policy: &Policy, bundle: &VerifiedBundle, ctx: &Context)
 }
 
 fn evaluate_with(policy: &Policy, bundle: &VerifiedBundle, ctx: &Context, explain: bool) -> Decision {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => evaluate_in(policy, bundle, ctx, explain, &mut scratch),
+        Err(_) => evaluate_in(policy, bundle, ctx, explain, &mut Scratch::default()),
+    })
+}
+
+fn evaluate_in(
+    policy: &Policy,
+    bundle: &VerifiedBundle,
+    ctx: &Context,
+    explain: bool,
+    scratch: &mut Scratch,
+) -> Decision {
     let claims = bundle.claims();
     if claims.tenant != ctx.tenant {
         let msg = format!("bundle tenant `{}` is not the gate's tenant `{}`", claims.tenant, ctx.tenant);
@@ -215,7 +261,8 @@ fn evaluate_with(policy: &Policy, bundle: &VerifiedBundle, ctx: &Context, explai
     let now = ctx.now;
 
     // Context purposes known to the policy, in context order, without repeats.
-    let mut purposes: Vec<usize> = Vec::new();
+    let Scratch { purposes, channel_ok, base, winner, used_mask, latest, seen } = scratch;
+    purposes.clear();
     for p in ctx.purposes.iter().filter_map(|p| policy.purpose_index(p)) {
         if !purposes.contains(&p) {
             purposes.push(p);
@@ -223,8 +270,9 @@ fn evaluate_with(policy: &Policy, bundle: &VerifiedBundle, ctx: &Context, explai
     }
     let gpc_blocked = |p: usize| ctx.gpc && policy.purposes[p].gpc_opt_out;
 
-    let prep = Prepared::new(policy, bundle, ctx);
-    let mut base: Vec<Base> = claims.signals.iter().map(|s| base_check(policy, &prep, s, ctx)).collect();
+    let prep = Prepared::new(policy, bundle, ctx, channel_ok);
+    base.clear();
+    base.extend(claims.signals.iter().map(|s| base_check(policy, &prep, s, ctx)));
     let freshness = if base.iter().any(Result::is_ok) {
         Freshness::Fresh
     } else if base.contains(&Err(Withheld::SoftExpiredNotReconfirmed)) {
@@ -234,17 +282,17 @@ fn evaluate_with(policy: &Policy, bundle: &VerifiedBundle, ctx: &Context, explai
     } else {
         Freshness::Absent
     };
-    merge_single_valued(policy, &claims.signals, &mut base);
+    merge_single_valued(policy, &claims.signals, base, winner);
 
     // Per signal and context purpose: used, or why not. Purposes are bits.
     let bit = |p: usize| 1u64 << p;
     let ctx_mask = purposes.iter().fold(0u64, |m, &p| m | bit(p));
     let gpc_mask = (0..policy.purposes.len()).filter(|&p| gpc_blocked(p)).fold(0u64, |m, p| m | bit(p));
-    let mut used_mask: Vec<u64> = vec![0; base.len()];
+    let used_mask = refill(used_mask, base.len(), 0);
     let mut reasons = Reasons::default();
-    for (i, (s, b)) in claims.signals.iter().zip(&base).enumerate() {
+    for (i, (s, b)) in claims.signals.iter().zip(base.iter()).enumerate() {
         let (consented, allowed) = match b {
-            Ok(c) => (prep.consent(&s.consent).map_or(0, |c| c.3), policy.classes[c.class].purposes),
+            Ok(c) => (prep.consents[c.consent].3, policy.classes[c.class].purposes),
             Err(_) => (0, 0),
         };
         if b.is_ok() {
@@ -258,7 +306,7 @@ fn evaluate_with(policy: &Policy, bundle: &VerifiedBundle, ctx: &Context, explai
         match b {
             Err(why) => reason.withheld.push(Withholding { purpose: None, reason: *why }),
             Ok(_) => {
-                for &p in &purposes {
+                for &p in purposes.iter() {
                     let name = &policy.purposes[p].name;
                     let why = if consented & bit(p) == 0 {
                         Some(Withheld::PurposeNotConsented)
@@ -279,35 +327,35 @@ fn evaluate_with(policy: &Policy, bundle: &VerifiedBundle, ctx: &Context, explai
         reasons.signals.push(reason);
     }
 
-    // Index usable signals per context purpose.
-    let facts: Vec<(usize, PurposeFacts)> = purposes
-        .iter()
-        .map(|&p| {
-            let mut f = PurposeFacts {
-                classes: vec![None; policy.classes.len()],
-                values: vec![None; policy.value_count],
-                categories: vec![None; policy.category_count],
-                confidence: claims.identity_confidence,
-                now,
-            };
-            for (b, mask) in base.iter().zip(&used_mask) {
-                let (Ok(c), true) = (b, mask & bit(p) != 0) else { continue };
-                let class = &policy.classes[c.class];
-                bump(&mut f.classes[c.class], c.confirmed_at);
-                bump(&mut f.values[class.value_base + c.value], c.confirmed_at);
-                bump(&mut f.categories[class.category_base + class.value_category[c.value]], c.confirmed_at);
-            }
-            (p, f)
-        })
-        .collect();
+    // Index usable signals per context purpose: one stride of `latest` each.
+    let values_at = policy.classes.len();
+    let categories_at = values_at + policy.value_count;
+    let stride = categories_at + policy.category_count;
+    let latest = refill(latest, stride * purposes.len(), None);
+    for (&p, slots) in purposes.iter().zip(latest.chunks_exact_mut(stride.max(1))) {
+        for (b, mask) in base.iter().zip(used_mask.iter()) {
+            let (Ok(c), true) = (b, mask & bit(p) != 0) else { continue };
+            let class = &policy.classes[c.class];
+            bump(&mut slots[c.class], c.confirmed_at);
+            bump(&mut slots[values_at + class.value_base + c.value], c.confirmed_at);
+            bump(&mut slots[categories_at + class.category_base + class.value_category[c.value]], c.confirmed_at);
+        }
+    }
+    let facts = |k: usize| PurposeFacts {
+        latest: &latest[k * stride..(k + 1) * stride],
+        values_at,
+        categories_at,
+        confidence: claims.identity_confidence,
+        now,
+    };
 
     // Segments.
     let confident = claims.identity_confidence >= policy.identity_confidence_threshold;
     let mut segments = Vec::new();
     for seg in &policy.segments {
-        let outcome = match facts.iter().find(|(p, _)| *p == seg.purpose) {
+        let outcome = match purposes.iter().position(|&p| p == seg.purpose).map(facts) {
             None => SegmentOutcome::PurposeNotInContext,
-            Some((_, f)) if seg.rule.holds(f) => {
+            Some(f) if seg.rule.holds(&f) => {
                 if confident {
                     segments.push(seg.token.clone());
                     SegmentOutcome::Emitted
@@ -336,12 +384,12 @@ fn evaluate_with(policy: &Policy, bundle: &VerifiedBundle, ctx: &Context, explai
     };
 
     // Categories, channels and expiring signals from what was used.
-    let mut category_seen = vec![false; policy.category_count];
-    let mut channel_seen = vec![false; policy.value_count];
+    let (category_seen, channel_seen) =
+        refill(seen, policy.category_count + policy.value_count, false).split_at_mut(policy.category_count);
     let mut allowed_categories = Vec::new();
     let mut allowed_channels = Vec::new();
     let mut expiring = Vec::new();
-    for ((s, b), mask) in claims.signals.iter().zip(&base).zip(&used_mask) {
+    for ((s, b), mask) in claims.signals.iter().zip(base.iter()).zip(used_mask.iter()) {
         let (Ok(c), true) = (b, *mask != 0) else { continue };
         let class = &policy.classes[c.class];
         if confident {
