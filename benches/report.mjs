@@ -112,6 +112,10 @@ row("workerd (c) gate + HTML filter, 50 KB page", rps(runs.gate_big), runs.pass_
   runs.gate_big && runs.pass_big ? atLeastRatio(workerd.ratio_big, 0.9) : "MISSING");
 row("  workerd (e) gate without a bundle, / (generic page)", rps(runs.gate_index_nobundle), runs.pass_index ? "info: gate plumbing + filter, no decision work" : "-",
   runs.gate_index_nobundle && runs.pass_index ? `info: ${(runs.gate_index_nobundle.rps / runs.pass_index.rps).toFixed(2)}x (a)` : "MISSING");
+row("  workerd (f) pass-through + HTMLRewriter, / (no gate)", rps(runs.rewriter_index), "info: the runtime's rewriter alone",
+  runs.rewriter_index && runs.pass_index ? `info: ${(runs.rewriter_index.rps / runs.pass_index.rps).toFixed(2)}x (a); (b) is ${workerd.ratio_index_vs_rewriter.toFixed(2)}x (f)` : "MISSING");
+row("  workerd (g) pass-through + HTMLRewriter, 50 KB (no gate)", rps(runs.rewriter_big), "info: the runtime's rewriter alone",
+  runs.rewriter_big && runs.pass_big ? `info: ${(runs.rewriter_big.rps / runs.pass_big.rps).toFixed(2)}x (d); (c) is ${workerd.ratio_big_vs_rewriter.toFixed(2)}x (g)` : "MISSING");
 if (workerd?.runs) {
   const bad = Object.values(runs).reduce((s, r) => s + r.non2xx + r.errors + r.timeouts, 0);
   row("workerd non-2xx + errors + timeouts (all runs)", String(bad), "0", bad === 0 ? "ok" : `MISSED: ${bad} failed requests`);
@@ -244,6 +248,8 @@ section("Throughput in workerd (wrangler dev, 127.0.0.1, higher is better)",
     tp("(d) pass-through · 50 KB page", runs.pass_big, C.pass),
     tp(`(c) gate + HTML filter · 50 KB${workerd ? ` = ${workerd.ratio_big.toFixed(2)}x (d)` : ""}`, runs.gate_big, C.gate, runs.pass_big && 0.9 * runs.pass_big.rps),
     tp("(e) gate, no bundle · / (info)", runs.gate_index_nobundle, "#8fcca8"),
+    tp("(f) pass-through + HTMLRewriter · / (no gate)", runs.rewriter_index, "#b0b0b0"),
+    tp("(g) pass-through + HTMLRewriter · 50 KB (no gate)", runs.rewriter_big, "#b0b0b0"),
   ], { unit: "", fmt: (v) => `${v}` });
 
 const ms = (v) => `${v.toFixed(v < 10 ? 1 : 0)} ms`;

@@ -68,6 +68,8 @@ try {
   started.push(pass);
   const gate = await startWorker({ SG_PUBLIC_KEYS: key.publicJwks }, { probe: null });
   started.push(gate);
+  const rewriter = await startWorker({}, { config: join(ROOT, "benches", "passthrough", "rewriter.toml"), probe: null });
+  started.push(rewriter);
   log(`pass-through Worker on ${pass.url}, gate Worker on ${gate.url}`);
 
   results.cold = {
@@ -98,6 +100,9 @@ try {
   results.runs.gate_index = await load("(b) gate + bundle /", gate.url + "/", cookie(TOKEN));
   results.runs.pass_big = await load("(d) pass-through  big page", pass.url + BIG_PATH, {});
   results.runs.gate_big = await load("(c) gate + bundle big page", gate.url + BIG_PATH, cookie(TOKEN));
+  // The filter anchor: pass-through plus workerd's HTMLRewriter, no gate.
+  results.runs.rewriter_index = await load("(f) pass-through + HTMLRewriter /", rewriter.url + "/", {});
+  results.runs.rewriter_big = await load("(g) pass-through + HTMLRewriter big", rewriter.url + BIG_PATH, {});
   // For the breakdown: the gate's plumbing (generic decision, no signature, same filter) on the small page.
   results.runs.gate_index_nobundle = await load("(e) gate, no bundle, / (info)", gate.url + "/", {});
   // The gate logs one line per decision: how many the isolate's cache answered.
@@ -106,7 +111,10 @@ try {
   log(`gate decisions logged: ${results.gate_decisions.logged}, answered from the cache: ${results.gate_decisions.cached}`);
   results.ratio_index = results.runs.gate_index.rps / results.runs.pass_index.rps;
   results.ratio_big = results.runs.gate_big.rps / results.runs.pass_big.rps;
+  results.ratio_index_vs_rewriter = results.runs.gate_index.rps / results.runs.rewriter_index.rps;
+  results.ratio_big_vs_rewriter = results.runs.gate_big.rps / results.runs.rewriter_big.rps;
   log(`gate / pass-through: / ${results.ratio_index.toFixed(2)}x, big page ${results.ratio_big.toFixed(2)}x`);
+  log(`gate / (pass-through + HTMLRewriter): / ${results.ratio_index_vs_rewriter.toFixed(2)}x, big page ${results.ratio_big_vs_rewriter.toFixed(2)}x`);
 } finally {
   for (const w of started) await w.stop();
 }
