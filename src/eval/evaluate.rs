@@ -29,23 +29,22 @@ struct Candidate {
 type Base = Result<Candidate, Withheld>;
 
 /// For one purpose: the latest confirmation among usable signals, by class,
-/// value and category, as one slice (classes, then values, then categories).
+/// value and category (three parts of one stride of the scratch table).
 struct PurposeFacts<'s> {
-    latest: &'s [Option<UnixTime>],
-    values_at: usize,
-    categories_at: usize,
+    classes: &'s [Option<UnixTime>],
+    values: &'s [Option<UnixTime>],
+    categories: &'s [Option<UnixTime>],
     confidence: f64,
     now: UnixTime,
 }
 
 impl Facts for PurposeFacts<'_> {
     fn latest(&self, class: usize, target: Target) -> Option<UnixTime> {
-        let i = match target {
-            Target::Any => class,
-            Target::Value(v) => self.values_at + v,
-            Target::Category(c) => self.categories_at + c,
-        };
-        self.latest.get(i).copied().flatten()
+        match target {
+            Target::Any => self.classes.get(class).copied().flatten(),
+            Target::Value(v) => self.values.get(v).copied().flatten(),
+            Target::Category(c) => self.categories.get(c).copied().flatten(),
+        }
     }
     fn confidence(&self) -> f64 {
         self.confidence
@@ -327,12 +326,14 @@ fn evaluate_in(
         reasons.signals.push(reason);
     }
 
-    // Index usable signals per context purpose: one stride of `latest` each.
+    // Index usable signals per context purpose: one stride of `latest` each,
+    // holding classes, then values, then categories.
     let values_at = policy.classes.len();
     let categories_at = values_at + policy.value_count;
     let stride = categories_at + policy.category_count;
     let latest = refill(latest, stride * purposes.len(), None);
-    for (&p, slots) in purposes.iter().zip(latest.chunks_exact_mut(stride.max(1))) {
+    for (k, &p) in purposes.iter().enumerate() {
+        let slots = &mut latest[k * stride..(k + 1) * stride];
         for (b, mask) in base.iter().zip(used_mask.iter()) {
             let (Ok(c), true) = (b, mask & bit(p) != 0) else { continue };
             let class = &policy.classes[c.class];
@@ -341,12 +342,10 @@ fn evaluate_in(
             bump(&mut slots[categories_at + class.category_base + class.value_category[c.value]], c.confirmed_at);
         }
     }
-    let facts = |k: usize| PurposeFacts {
-        latest: &latest[k * stride..(k + 1) * stride],
-        values_at,
-        categories_at,
-        confidence: claims.identity_confidence,
-        now,
+    let facts = |k: usize| {
+        let (classes, rest) = latest[k * stride..(k + 1) * stride].split_at(values_at);
+        let (values, categories) = rest.split_at(policy.value_count);
+        PurposeFacts { classes, values, categories, confidence: claims.identity_confidence, now }
     };
 
     // Segments.
