@@ -47,6 +47,15 @@ wasm_toolchain() {
   fi
 }
 
+# The version word ($2-th field, default 2) a tool prints for --version, or
+# nothing when the tool is missing or fails. Never fails itself, so it is safe
+# in `x="$(tool_version ...)"` under `set -euo pipefail`.
+tool_version() { # command [field]
+  local out
+  out="$("$1" --version 2>/dev/null)" || return 0
+  printf '%s\n' "$out" | awk -v f="${2:-2}" 'NR == 1 { print $f }'
+}
+
 # Fails with a clear line when setup has not been run.
 need() {
   command -v "$1" >/dev/null 2>&1 || die "\`$1\` is not installed" "run pkg-scripts/setup first"
