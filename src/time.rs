@@ -47,6 +47,11 @@ impl fmt::Display for UnixTime {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Span(pub i64);
 
+/// How far apart two honest clocks may be: the allowance for a bundle's time
+/// claims against the gate's clock, and for a signal's times against the
+/// bundle's `iat`.
+pub const CLOCK_SKEW: Span = Span(60);
+
 /// The longest span a document may name: 100 years.
 pub const MAX_SPAN: Span = Span(100 * 366 * 86_400);
 

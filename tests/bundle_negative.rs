@@ -462,6 +462,11 @@ fn header_cases() -> Vec<Case> {
             BundleError::UnsupportedCritical { name: "[]".into() },
         ),
         case(
+            "crit null is malformed, not absent",
+            signed(json!({"alg": "EdDSA", "crit": null, "kid": KID_A, "typ": TYP})),
+            json_err(Part::Header, "invalid type: null, expected a sequence at line 1 column 26"),
+        ),
+        case(
             "crit not an array",
             signed(json!({"alg": "EdDSA", "crit": "exp", "kid": KID_A, "typ": TYP})),
             json_err(Part::Header, "invalid type: string \"exp\", expected a sequence at line 1 column 27"),
@@ -830,6 +835,20 @@ fn payload_cases() -> Vec<Case> {
             "signal reconfirmed before capture",
             signed(claims_with(|c| c["sig"][1]["rcf"] = json!(T0 - 3 * 86_400))),
             invalid_claim("sig[1].rcf", "must not be before `cap`"),
+        ),
+        case(
+            "signal captured after iat plus the skew",
+            signed(claims_with(|c| c["sig"][0]["cap"] = json!(T0 + SKEW + 1))),
+            invalid_claim("sig[0].cap", "must not be after `iat`"),
+        ),
+        accepted(
+            "signal captured within the skew after iat",
+            signed(claims_with(|c| c["sig"][0]["cap"] = json!(T0 + SKEW))),
+        ),
+        case(
+            "signal reconfirmed after iat plus the skew",
+            signed(claims_with(|c| c["sig"][1]["rcf"] = json!(T0 + 3600))),
+            invalid_claim("sig[1].rcf", "must not be after `iat`"),
         ),
         case(
             "signal version 0",
@@ -1316,4 +1335,52 @@ fn compact_size_of_realistic_bundles() {
     assert!(cookie16 <= 4096, "a 16-signal bundle must fit one 4096-byte cookie, is {cookie16}");
     let (_, token64, _) = sizes[2];
     assert!(token64 <= MAX_BUNDLE_BYTES, "a 64-signal bundle must stay under the parse limit, is {token64}");
+}
+
+#[test]
+fn lifetime_is_bounded_when_expected() {
+    let long = token(&header(), &claims_with(|c| c["exp"] = json!(T0 + 8 * 86_400)));
+    let keys = set(&[&key_a()]);
+    let bounded = Expectations { max_lifetime: Some(Span::days(7)), ..expect() };
+    let got = UnverifiedBundle::parse(&long).unwrap().verify(&keys, &bounded, UnixTime(NOW)).map(|_| ());
+    assert_eq!(got, Err(BundleError::LifetimeTooLong { lifetime: Span::days(8), max: Span::days(7) }));
+    assert_eq!(got.unwrap_err().code(), "lifetime_too_long");
+    // Exactly the bound is accepted; without a bound any lifetime is.
+    let week = token(&header(), &claims_with(|c| c["exp"] = json!(T0 + 7 * 86_400)));
+    assert!(UnverifiedBundle::parse(&week).unwrap().verify(&keys, &bounded, UnixTime(NOW)).is_ok());
+    assert!(UnverifiedBundle::parse(&long).unwrap().verify(&keys, &expect(), UnixTime(NOW)).is_ok());
+}
+
+#[test]
+fn keys_can_be_tied_to_tenants() {
+    let tenants = |pairs: &[(&str, &[&str])]| {
+        pairs.iter().map(|(k, ts)| (k.to_string(), ts.iter().map(|t| t.to_string()).collect())).collect()
+    };
+    let any = Expectations::new(AUD, None);
+    let verify = |keys: &KeySet, token: &str| {
+        UnverifiedBundle::parse(token).unwrap().verify(keys, &any, UnixTime(NOW)).map(|b| b.claims().tenant.clone())
+    };
+    let for_other = token(&header(), &claims_with(|c| c["ten"] = json!("other-shop")));
+    // Key A may sign for demo-shop only; key B for other-shop.
+    let bound =
+        set(&[&key_a(), &key_b()]).with_key_tenants(tenants(&[(KID_A, &[TEN]), (KID_B, &["other-shop"])])).unwrap();
+    assert_eq!(verify(&bound, &valid_token()), Ok(TEN.to_string()));
+    assert_eq!(
+        verify(&bound, &for_other),
+        Err(BundleError::KeyNotForTenant { kid: KID_A.into(), tenant: "other-shop".into() })
+    );
+    assert_eq!(verify(&bound, &token_b(&claims_with(|c| c["ten"] = json!("other-shop")))), Ok("other-shop".into()));
+    // A key the binding does not name signs for no tenant.
+    let only_b = set(&[&key_a(), &key_b()]).with_key_tenants(tenants(&[(KID_B, &[TEN])])).unwrap();
+    assert_eq!(
+        verify(&only_b, &valid_token()),
+        Err(BundleError::KeyNotForTenant { kid: KID_A.into(), tenant: TEN.into() })
+    );
+    // Without a binding, any key signs for any tenant.
+    assert_eq!(verify(&set(&[&key_a()]), &for_other), Ok("other-shop".into()));
+    // A binding must name keys of the set.
+    assert_eq!(
+        set(&[&key_a()]).with_key_tenants(tenants(&[("k-unknown", &[TEN])])),
+        Err(KeyError::UnknownKidInBinding { kid: "k-unknown".into() })
+    );
 }

@@ -249,9 +249,19 @@ fn claims_strategy() -> impl Strategy<Value = Claims> {
                 policy_version: pv,
                 identity_confidence: idc,
                 consents: consents.into_iter().collect::<BTreeMap<_, _>>(),
-                signals: dedup_ids(signals),
+                signals: dedup_ids(signals).into_iter().map(|s| before_issue(s, UnixTime(iat))).collect(),
             }
         })
+}
+
+/// The signal moved back so that it was captured (and reconfirmed) no later
+/// than `iat`, keeping its lifetime: a signal from the future is refused.
+fn before_issue(mut s: Signal, iat: UnixTime) -> Signal {
+    let shift = (s.captured_at.0 - iat.0).max(0);
+    s.captured_at = UnixTime(s.captured_at.0 - shift);
+    s.expires_at = UnixTime(s.expires_at.0 - shift);
+    s.reconfirmed_at = s.reconfirmed_at.map(|r| UnixTime((r.0 - shift).min(iat.0)));
+    s
 }
 
 fn dedup_ids(signals: Vec<Signal>) -> Vec<Signal> {

@@ -443,7 +443,10 @@ fn claims_strategy() -> impl Strategy<Value = Claims> {
                 .iter()
                 .enumerate()
                 .map(|(i, s)| {
-                    let cap = NOW - s.cap_hours_ago * HOUR;
+                    // Captured and reconfirmed no later than `iat` (= NOW)
+                    // plus the clock skew: later times are refused.
+                    let latest = NOW + 60;
+                    let cap = (NOW - s.cap_hours_ago * HOUR).min(latest);
                     Signal {
                         id: format!("g{i}"),
                         class: format!("c{}", s.class),
@@ -451,7 +454,7 @@ fn claims_strategy() -> impl Strategy<Value = Claims> {
                         source: "web".into(),
                         captured_at: UnixTime(cap),
                         expires_at: UnixTime(cap + s.life_hours * HOUR),
-                        reconfirmed_at: s.rcf_hours_ago.map(|h| UnixTime((NOW - h * HOUR).max(cap))),
+                        reconfirmed_at: s.rcf_hours_ago.map(|h| UnixTime((NOW - h * HOUR).clamp(cap, latest))),
                         version: s.version,
                         consent: format!("k{}", usize::from(s.consent) % n),
                         provenance: "AAAAAAAAAAAAAAAAAAAAAA".into(),
@@ -464,7 +467,7 @@ fn claims_strategy() -> impl Strategy<Value = Claims> {
                 subject: format!("sub-{sub}"),
                 tenant: if own_tenant { "t1" } else { "t2" }.into(),
                 audience: AUD.into(),
-                issued_at: UnixTime(NOW - HOUR),
+                issued_at: UnixTime(NOW),
                 not_before: UnixTime(NOW - HOUR),
                 expires_at: UnixTime(NOW + HOUR),
                 bundle_id: "b-props".into(),
@@ -639,6 +642,22 @@ impl Model<'_> {
             && !(self.ctx.gpc && self.p.gpc[purpose])
     }
 
+    /// Classes with a signal withheld for `purpose`: known class, and not
+    /// usable for it, unless it only lost the single-valued merge.
+    fn withheld_classes(&self, candidates: &[usize], purpose: usize) -> BTreeSet<String> {
+        let signals = &self.claims.signals;
+        (0..signals.len())
+            .filter(|&i| self.class(&signals[i]).is_some())
+            .filter(|&i| {
+                let candidate = candidates.contains(&i);
+                let superseded = !candidate && self.passes_base(&signals[i]);
+                let used = candidate && self.usable_for(&signals[i], purpose);
+                !superseded && !used
+            })
+            .map(|i| signals[i].class.clone())
+            .collect()
+    }
+
     fn failed(&self) -> bool {
         self.claims.tenant != self.ctx.tenant || self.p.tenant.is_some_and(|t| t != self.ctx.tenant)
     }
@@ -665,7 +684,8 @@ impl Model<'_> {
             let usable: Vec<&Signal> =
                 candidates.iter().map(|&i| &signals[i]).filter(|s| self.usable_for(s, seg.purpose)).collect();
             let classes: Vec<&ClassSpec> = usable.iter().map(|s| self.class(s).unwrap().1).collect();
-            if rule_holds(&seg.rule, &usable, &classes, idc) {
+            let withheld = self.withheld_classes(&candidates, seg.purpose);
+            if rule_value(&seg.rule, &usable, &classes, &withheld, idc) == Some(true) {
                 tokens.insert(format!("tok{n}"));
             }
         }
@@ -704,7 +724,56 @@ impl Model<'_> {
     }
 }
 
-/// A rule over a list of usable signals (and their classes).
+/// A rule over a list of usable signals (and their classes) in three-valued
+/// logic: `Some(true)`, `Some(false)`, or `None` (unknown) when no usable
+/// signal matches a predicate whose class has a withheld signal.
+fn rule_value(
+    rule: &RuleSpec,
+    usable: &[&Signal],
+    classes: &[&ClassSpec],
+    withheld: &BTreeSet<String>,
+    idc: f64,
+) -> Option<bool> {
+    let each = |rs: &[RuleSpec]| -> Vec<Option<bool>> {
+        rs.iter().map(|r| rule_value(r, usable, classes, withheld, idc)).collect()
+    };
+    match rule {
+        RuleSpec::All(rs) => {
+            let vs = each(rs);
+            if vs.contains(&Some(false)) {
+                Some(false)
+            } else if vs.contains(&None) {
+                None
+            } else {
+                Some(true)
+            }
+        }
+        RuleSpec::Any(rs) => {
+            let vs = each(rs);
+            if vs.contains(&Some(true)) {
+                Some(true)
+            } else if vs.contains(&None) {
+                None
+            } else {
+                Some(false)
+            }
+        }
+        RuleSpec::Not(r) => rule_value(r, usable, classes, withheld, idc).map(|v| !v),
+        RuleSpec::Confidence(min) => Some(idc >= *min),
+        RuleSpec::Signal { class, .. } => {
+            if rule_holds(rule, usable, classes, idc) {
+                Some(true)
+            } else if withheld.contains(&format!("c{class}")) {
+                None
+            } else {
+                Some(false)
+            }
+        }
+    }
+}
+
+/// Whether a `signal` predicate (or, with no signals, a whole rule) holds
+/// in two-valued logic over a list of usable signals.
 fn rule_holds(rule: &RuleSpec, usable: &[&Signal], classes: &[&ClassSpec], idc: f64) -> bool {
     match rule {
         RuleSpec::All(rs) => rs.iter().all(|r| rule_holds(r, usable, classes, idc)),

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::time::UnixTime;
+use crate::time::{Span, UnixTime};
 
 /// The part of a compact JWS a problem was found in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +64,10 @@ pub enum BundleError {
     InvalidClaim { field: String, problem: String },
     /// The bundle id or subject has been revoked.
     Revoked { what: &'static str },
+    /// `exp - iat` is longer than the gate accepts.
+    LifetimeTooLong { lifetime: Span, max: Span },
+    /// The key that signed the bundle may not sign for its tenant.
+    KeyNotForTenant { kid: String, tenant: String },
 }
 
 impl fmt::Display for BundleError {
@@ -101,6 +105,12 @@ impl fmt::Display for BundleError {
             }
             BundleError::InvalidClaim { field, problem } => write!(f, "claim `{field}`: {problem}"),
             BundleError::Revoked { what } => write!(f, "bundle {what} has been revoked"),
+            BundleError::LifetimeTooLong { lifetime, max } => {
+                write!(f, "bundle lifetime (`exp` - `iat`) is {lifetime}, more than the limit of {max}")
+            }
+            BundleError::KeyNotForTenant { kid, tenant } => {
+                write!(f, "key `{kid}` may not sign bundles for tenant `{tenant}`")
+            }
         }
     }
 }
@@ -128,6 +138,8 @@ impl BundleError {
             BundleError::WrongTenant { .. } => "wrong_tenant",
             BundleError::InvalidClaim { .. } => "invalid_claim",
             BundleError::Revoked { .. } => "revoked",
+            BundleError::LifetimeTooLong { .. } => "lifetime_too_long",
+            BundleError::KeyNotForTenant { .. } => "key_not_for_tenant",
         }
     }
 }
@@ -156,6 +168,8 @@ pub enum KeyError {
     SetSize { found: usize },
     /// The operating system or browser gave no randomness.
     Randomness { detail: String },
+    /// A key-to-tenant binding names a `kid` the set does not hold.
+    UnknownKidInBinding { kid: String },
 }
 
 impl fmt::Display for KeyError {
@@ -179,6 +193,9 @@ impl fmt::Display for KeyError {
                 write!(f, "a key set holds 1 to {} keys, found {found}", super::keys::MAX_KEYS)
             }
             KeyError::Randomness { detail } => write!(f, "no randomness available for key generation: {detail}"),
+            KeyError::UnknownKidInBinding { kid } => {
+                write!(f, "the key-to-tenant binding names `kid` `{kid}`, which is not in the key set")
+            }
         }
     }
 }

@@ -27,8 +27,15 @@ pub struct Header {
     pub kid: Option<String>,
     #[serde(default)]
     pub typ: Option<String>,
-    #[serde(default)]
+    /// Absent, or a list; `"crit": null` is malformed, not absent.
+    #[serde(default, deserialize_with = "present_list")]
     pub crit: Option<Vec<String>>,
+}
+
+/// For a member that may be absent (`default` gives `None`) but, when
+/// present, must be a list: `null` is refused rather than read as absent.
+fn present_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    Vec::<String>::deserialize(d).map(Some)
 }
 
 /// A compact JWS split and decoded, not yet verified.

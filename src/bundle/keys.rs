@@ -165,9 +165,15 @@ impl PublicKey {
 /// that keys rotate without breaking bundles in flight: add the new key,
 /// start signing with it, and remove (retire) the old one once its bundles
 /// have expired.
+///
+/// When several tenants share a gate, each key can be tied to the tenants it
+/// may sign for ([`KeySet::with_key_tenants`]); a bundle signed by a key for
+/// another tenant is then refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeySet {
     keys: Vec<PublicKey>,
+    /// `kid` -> the tenants it may sign for; `None`: every key, every tenant.
+    tenants: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 impl KeySet {
@@ -181,7 +187,28 @@ impl KeySet {
                 return Err(KeyError::DuplicateKid { kid: k.kid.clone() });
             }
         }
-        Ok(KeySet { keys })
+        Ok(KeySet { keys, tenants: None })
+    }
+
+    /// Ties each key to the tenants it may sign for (`{"kid": ["tenant", ...]}`).
+    /// Keys the map does not name may then sign for no tenant. Every `kid` in
+    /// the map must be in the set, and every tenant an identifier.
+    pub fn with_key_tenants(mut self, map: std::collections::BTreeMap<String, Vec<String>>) -> Result<Self, KeyError> {
+        for (kid, tenants) in &map {
+            if self.get(kid).is_none() {
+                return Err(KeyError::UnknownKidInBinding { kid: kid.clone() });
+            }
+            if let Some(t) = tenants.iter().find(|t| !is_ident(t)) {
+                return Err(KeyError::BadKid { kid: format!("{kid}: tenant {t:?}") });
+            }
+        }
+        self.tenants = Some(map);
+        Ok(self)
+    }
+
+    /// Whether the key `kid` may sign bundles for `tenant`.
+    pub fn allows_tenant(&self, kid: &str, tenant: &str) -> bool {
+        self.tenants.as_ref().is_none_or(|m| m.get(kid).is_some_and(|ts| ts.iter().any(|t| t == tenant)))
     }
 
     /// Reads a JWK Set (`{"keys":[...]}`) or a single public JWK. Private
@@ -292,7 +319,7 @@ impl SigningKey {
 
     /// A JWK Set holding only the public half.
     pub fn public_jwks_json(&self) -> String {
-        KeySet { keys: vec![self.public_key()] }.to_json()
+        KeySet { keys: vec![self.public_key()], tenants: None }.to_json()
     }
 
     pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {

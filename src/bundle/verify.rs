@@ -13,7 +13,7 @@ use crate::time::{Span, UnixTime};
 pub const MAX_BUNDLE_BYTES: usize = 16 * 1024;
 
 /// Default allowance for clocks that disagree.
-pub const DEFAULT_SKEW: Span = Span::seconds(60);
+pub const DEFAULT_SKEW: Span = crate::time::CLOCK_SKEW;
 
 /// What the verifying gate expects of a bundle besides a good signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,12 +24,19 @@ pub struct Expectations {
     pub tenant: Option<String>,
     /// Allowed clock disagreement for `nbf`, `iat` and `exp`.
     pub max_skew: Span,
+    /// Longest accepted `exp - iat`, if bounded.
+    pub max_lifetime: Option<Span>,
 }
 
 impl Expectations {
     /// Expect `audience` and `tenant`, with the default skew.
     pub fn new(audience: &str, tenant: Option<&str>) -> Self {
-        Expectations { audience: audience.to_string(), tenant: tenant.map(str::to_string), max_skew: DEFAULT_SKEW }
+        Expectations {
+            audience: audience.to_string(),
+            tenant: tenant.map(str::to_string),
+            max_skew: DEFAULT_SKEW,
+            max_lifetime: None,
+        }
     }
 }
 
@@ -97,6 +104,12 @@ impl UnverifiedBundle {
         key.verifying_key()
             .verify_strict(&self.token.as_bytes()[..self.signing_input_len], &signature)
             .map_err(|_| BundleError::BadSignature)?;
+        if !keys.allows_tenant(key.kid(), &self.claims.tenant) {
+            return Err(BundleError::KeyNotForTenant {
+                kid: key.kid().to_string(),
+                tenant: self.claims.tenant.clone(),
+            });
+        }
         check_claims(&self.claims, expect, now)?;
         Ok(VerifiedBundle { kid: key.kid().to_string(), signature: self.signature, claims: self.claims })
     }
@@ -122,6 +135,10 @@ fn check_claims(c: &Claims, expect: &Expectations, now: UnixTime) -> Result<(), 
         }
         if let Some(tenant) = expect.tenant.as_deref().filter(|t| *t != c.tenant) {
             return Err(BundleError::WrongTenant { expected: tenant.to_string(), found: c.tenant.clone() });
+        }
+        let lifetime = Span(c.expires_at.0.saturating_sub(c.issued_at.0));
+        if let Some(max) = expect.max_lifetime.filter(|max| lifetime > *max) {
+            return Err(BundleError::LifetimeTooLong { lifetime, max });
         }
         Ok(())
     }

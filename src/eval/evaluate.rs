@@ -34,6 +34,8 @@ struct PurposeFacts<'s> {
     classes: &'s [Option<UnixTime>],
     values: &'s [Option<UnixTime>],
     categories: &'s [Option<UnixTime>],
+    /// By class: a signal of the class was withheld for this purpose.
+    withheld: &'s [bool],
     confidence: f64,
     now: UnixTime,
 }
@@ -45,6 +47,9 @@ impl Facts for PurposeFacts<'_> {
             Target::Value(v) => self.values.get(v).copied().flatten(),
             Target::Category(c) => self.categories.get(c).copied().flatten(),
         }
+    }
+    fn withheld(&self, class: usize) -> bool {
+        self.withheld.get(class).copied().unwrap_or(false)
     }
     fn confidence(&self) -> f64 {
         self.confidence
@@ -63,6 +68,9 @@ struct Scratch {
     purposes: Vec<usize>,
     channel_ok: Vec<bool>,
     base: Vec<Base>,
+    /// By signal: the index of its class, if the policy knows it.
+    class_of: Vec<Option<usize>>,
+    withheld: Vec<bool>,
     winner: Vec<Option<usize>>,
     used_mask: Vec<u64>,
     latest: Vec<Option<UnixTime>>,
@@ -118,9 +126,17 @@ impl<'a, 's> Prepared<'a, 's> {
 }
 
 /// Checks that do not depend on the purpose: class, vocabulary, consent
-/// status, legal basis, scope, channel, expiry and soft expiry.
-fn base_check(policy: &Policy, prep: &Prepared<'_, '_>, s: &Signal, ctx: &Context) -> Base {
-    let class_index = *policy.class_index.get(&s.class).ok_or(Withheld::UnknownClass)?;
+/// status, legal basis, scope, channel, expiry and soft expiry. Returns the
+/// signal's class index too (when the policy knows the class), so that a
+/// withheld signal still marks its class.
+fn base_check(policy: &Policy, prep: &Prepared<'_, '_>, s: &Signal, ctx: &Context) -> (Option<usize>, Base) {
+    match policy.class_index.get(&s.class) {
+        Some(&class_index) => (Some(class_index), class_check(policy, prep, s, ctx, class_index)),
+        None => (None, Err(Withheld::UnknownClass)),
+    }
+}
+
+fn class_check(policy: &Policy, prep: &Prepared<'_, '_>, s: &Signal, ctx: &Context, class_index: usize) -> Base {
     let class = &policy.classes[class_index];
     if !class.in_bundle {
         return Err(Withheld::ClassNotAllowedInBundle);
@@ -260,7 +276,7 @@ fn evaluate_in(
     let now = ctx.now;
 
     // Context purposes known to the policy, in context order, without repeats.
-    let Scratch { purposes, channel_ok, base, winner, used_mask, latest, seen } = scratch;
+    let Scratch { purposes, channel_ok, base, class_of, withheld, winner, used_mask, latest, seen } = scratch;
     purposes.clear();
     for p in ctx.purposes.iter().filter_map(|p| policy.purpose_index(p)) {
         if !purposes.contains(&p) {
@@ -271,7 +287,12 @@ fn evaluate_in(
 
     let prep = Prepared::new(policy, bundle, ctx, channel_ok);
     base.clear();
-    base.extend(claims.signals.iter().map(|s| base_check(policy, &prep, s, ctx)));
+    class_of.clear();
+    for s in &claims.signals {
+        let (class, outcome) = base_check(policy, &prep, s, ctx);
+        class_of.push(class);
+        base.push(outcome);
+    }
     let freshness = if base.iter().any(Result::is_ok) {
         Freshness::Fresh
     } else if base.contains(&Err(Withheld::SoftExpiredNotReconfirmed)) {
@@ -327,25 +348,44 @@ fn evaluate_in(
     }
 
     // Index usable signals per context purpose: one stride of `latest` each,
-    // holding classes, then values, then categories.
+    // holding classes, then values, then categories; and, per purpose and
+    // class, whether a signal of the class was withheld for the purpose (a
+    // signal that lost the single-valued merge is not withheld: a newer
+    // value of its class is known).
     let values_at = policy.classes.len();
     let categories_at = values_at + policy.value_count;
     let stride = categories_at + policy.category_count;
+    let n_classes = policy.classes.len();
     let latest = refill(latest, stride * purposes.len(), None);
+    let withheld = refill(withheld, n_classes * purposes.len(), false);
     for (k, &p) in purposes.iter().enumerate() {
         let slots = &mut latest[k * stride..(k + 1) * stride];
-        for (b, mask) in base.iter().zip(used_mask.iter()) {
-            let (Ok(c), true) = (b, mask & bit(p) != 0) else { continue };
-            let class = &policy.classes[c.class];
-            bump(&mut slots[c.class], c.confirmed_at);
-            bump(&mut slots[values_at + class.value_base + c.value], c.confirmed_at);
-            bump(&mut slots[categories_at + class.category_base + class.value_category[c.value]], c.confirmed_at);
+        let withheld_here = &mut withheld[k * n_classes..(k + 1) * n_classes];
+        for ((b, mask), class_index) in base.iter().zip(used_mask.iter()).zip(class_of.iter()) {
+            match (b, mask & bit(p) != 0) {
+                (Ok(c), true) => {
+                    let class = &policy.classes[c.class];
+                    bump(&mut slots[c.class], c.confirmed_at);
+                    bump(&mut slots[values_at + class.value_base + c.value], c.confirmed_at);
+                    bump(
+                        &mut slots[categories_at + class.category_base + class.value_category[c.value]],
+                        c.confirmed_at,
+                    );
+                }
+                (Err(Withheld::Superseded), _) => {}
+                _ => {
+                    if let Some(slot) = class_index.and_then(|ci| withheld_here.get_mut(ci)) {
+                        *slot = true;
+                    }
+                }
+            }
         }
     }
     let facts = |k: usize| {
         let (classes, rest) = latest[k * stride..(k + 1) * stride].split_at(values_at);
         let (values, categories) = rest.split_at(policy.value_count);
-        PurposeFacts { classes, values, categories, confidence: claims.identity_confidence, now }
+        let withheld = &withheld[k * n_classes..(k + 1) * n_classes];
+        PurposeFacts { classes, values, categories, withheld, confidence: claims.identity_confidence, now }
     };
 
     // Segments.

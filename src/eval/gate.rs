@@ -47,10 +47,12 @@ pub const MAX_BUNDLE_LIMIT: usize = 256 * 1024;
 impl Gate {
     /// A gate for bundles addressed to `audience`.
     pub fn new(policy: Policy, keys: KeySet, audience: &str) -> Gate {
+        let expect =
+            Expectations { max_lifetime: Some(policy.max_bundle_lifetime), ..Expectations::new(audience, None) };
         Gate {
             policy,
             keys,
-            expect: Expectations::new(audience, None),
+            expect,
             revocations: Revocations::default(),
             max_bundle_bytes: crate::bundle::MAX_BUNDLE_BYTES,
         }

@@ -39,7 +39,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::ident::{is_ident, is_uriish, is_value};
-use crate::time::UnixTime;
+use crate::time::{UnixTime, CLOCK_SKEW};
 
 /// The claims schema version this build reads and writes.
 pub const CLAIMS_VERSION: u32 = 1;
@@ -244,6 +244,15 @@ impl Claims {
             }
             if s.reconfirmed_at.is_some_and(|r| r < s.captured_at) {
                 return Err(bad(at("rcf"), "must not be before `cap`"));
+            }
+            // A capture or reconfirmation the origin could not have seen when
+            // it signed would extend the signal's life: refused.
+            let latest = self.issued_at.after(CLOCK_SKEW);
+            if s.captured_at > latest {
+                return Err(bad(at("cap"), "must not be after `iat`"));
+            }
+            if s.reconfirmed_at.is_some_and(|r| r > latest) {
+                return Err(bad(at("rcf"), "must not be after `iat`"));
             }
             if s.version == 0 {
                 return Err(bad(at("ver"), "versions start at 1"));

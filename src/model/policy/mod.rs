@@ -29,6 +29,11 @@ use crate::time::Span;
 /// The policy schema this build reads.
 pub const POLICY_SCHEMA: u32 = 1;
 
+/// `max_bundle_lifetime` when the policy does not set it.
+pub const DEFAULT_MAX_BUNDLE_LIFETIME: Span = Span::days(7);
+/// The largest `max_bundle_lifetime` a policy may set.
+pub const MAX_BUNDLE_LIFETIME_LIMIT: Span = Span::days(366);
+
 /// A validated policy, compiled for evaluation (names resolved to indices).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
@@ -37,6 +42,8 @@ pub struct Policy {
     pub tenant: Option<String>,
     /// Below this identity-resolution confidence, decisions drop to the contextual tier.
     pub identity_confidence_threshold: f64,
+    /// The longest lifetime (`exp - iat`) of a bundle the gate accepts.
+    pub max_bundle_lifetime: Span,
     pub purposes: Vec<Purpose>,
     pub classes: Vec<Class>,
     pub segments: Vec<Segment>,

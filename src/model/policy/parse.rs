@@ -9,7 +9,8 @@ use super::lookup::NameMap;
 use super::rule::{NoSignals, Rule, Target, MAX_RULE_DEPTH, MAX_RULE_NODES};
 use super::{
     Cardinality, Class, ContextualWhen, Deletion, Exposes, Exposure, Field, Policy, PolicyError, PolicyProblem,
-    Purpose, Segment, Sensitivity, SoftExpiry, Tiers, POLICY_SCHEMA,
+    Purpose, Segment, Sensitivity, SoftExpiry, Tiers, DEFAULT_MAX_BUNDLE_LIFETIME, MAX_BUNDLE_LIFETIME_LIMIT,
+    POLICY_SCHEMA,
 };
 use crate::bundle::json::{self, JsonProblem};
 use crate::model::ident::{is_ident, is_value};
@@ -214,6 +215,7 @@ fn walk(w: &mut Walker, doc: &Value) -> Option<Policy> {
             "tenant",
             "description",
             "identity_confidence_threshold",
+            "max_bundle_lifetime",
             "purposes",
             "classes",
             "segments",
@@ -235,6 +237,10 @@ fn walk(w: &mut Walker, doc: &Value) -> Option<Policy> {
         Some(v) => w.fraction(v, "identity_confidence_threshold").unwrap_or(0.0),
         None => 0.0,
     };
+    let max_bundle_lifetime = w.opt_span(root, "", "max_bundle_lifetime", DEFAULT_MAX_BUNDLE_LIFETIME);
+    if max_bundle_lifetime > MAX_BUNDLE_LIFETIME_LIMIT {
+        w.problem("max_bundle_lifetime", format!("must be at most {MAX_BUNDLE_LIFETIME_LIMIT}"));
+    }
     let purposes = root.get("purposes").map(|v| purposes(w, v)).unwrap_or_else(|| {
         w.problem("purposes", "is required");
         Vec::new()
@@ -271,6 +277,7 @@ fn walk(w: &mut Walker, doc: &Value) -> Option<Policy> {
         version: version?,
         tenant,
         identity_confidence_threshold: threshold,
+        max_bundle_lifetime,
         purposes,
         classes,
         segments,

@@ -5,6 +5,13 @@
 //! `{"all":[{"signal":{"class":"interest","value":"running"}},{"not":{"signal":{"class":"interest","category":"indoor"}}}]}`,
 //! `{"any":[...]}`, `{"signal":{"class":"language","within":"30d"}}` (confirmed in the
 //! last 30 days), `{"confidence":0.8}` (identity confidence at least 0.8).
+//!
+//! Rules are three-valued ([`Truth`]): a `signal` predicate that no usable
+//! signal satisfies is [`Truth::Unknown`] rather than false when the bundle
+//! carries a signal of that class that was withheld for the purpose (expired,
+//! revoked, out of scope, ...). `not` leaves unknown unknown, so a withheld
+//! signal can never make a negation hold; a segment is emitted only when its
+//! rule is [`Truth::True`].
 
 use crate::time::{Span, UnixTime};
 
@@ -40,26 +47,91 @@ pub enum Rule {
     Confidence(f64),
 }
 
-/// What a rule is evaluated against: for each class, value and category, the
-/// latest confirmation time among the usable signals for one purpose.
+/// The value of a rule in Kleene's three-valued logic, ordered
+/// `False < Unknown < True` so that `all` is the minimum and `any` the maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Truth {
+    /// Known not to hold.
+    False,
+    /// Depends on a signal that was withheld: neither it nor its negation holds.
+    Unknown,
+    /// Holds on usable signals alone.
+    True,
+}
+
+impl Truth {
+    fn not(self) -> Truth {
+        match self {
+            Truth::False => Truth::True,
+            Truth::Unknown => Truth::Unknown,
+            Truth::True => Truth::False,
+        }
+    }
+}
+
+/// What a rule is evaluated against, for one purpose: for each class, value
+/// and category, the latest confirmation time among the usable signals, and
+/// which classes have a signal that was withheld.
 pub trait Facts {
+    /// The latest confirmation among usable signals of `class` matching `target`.
     fn latest(&self, class: usize, target: Target) -> Option<UnixTime>;
+    /// Whether the bundle carries a signal of `class` withheld for this purpose.
+    fn withheld(&self, class: usize) -> bool;
+    /// The bundle's identity-resolution confidence.
     fn confidence(&self) -> f64;
+    /// The evaluation instant.
     fn now(&self) -> UnixTime;
 }
 
 impl Rule {
-    /// Evaluates the rule. Work is one step per node.
+    /// Whether the rule holds: [`Rule::truth`] is [`Truth::True`].
     pub fn holds(&self, facts: &impl Facts) -> bool {
+        self.truth(facts) == Truth::True
+    }
+
+    /// Evaluates the rule in three-valued logic. Work is one step per node.
+    pub fn truth(&self, facts: &impl Facts) -> Truth {
         match self {
-            Rule::All(rules) => rules.iter().all(|r| r.holds(facts)),
-            Rule::Any(rules) => rules.iter().any(|r| r.holds(facts)),
-            Rule::Not(rule) => !rule.holds(facts),
-            Rule::Signal { class, target, within } => match facts.latest(*class, *target) {
-                Some(t) => within.is_none_or(|w| facts.now().before(w) <= t),
-                None => false,
-            },
-            Rule::Confidence(min) => facts.confidence() >= *min,
+            // Short-circuit on the absorbing value; `min`/`max` otherwise.
+            Rule::All(rules) => {
+                let mut acc = Truth::True;
+                for r in rules {
+                    acc = acc.min(r.truth(facts));
+                    if acc == Truth::False {
+                        break;
+                    }
+                }
+                acc
+            }
+            Rule::Any(rules) => {
+                let mut acc = Truth::False;
+                for r in rules {
+                    acc = acc.max(r.truth(facts));
+                    if acc == Truth::True {
+                        break;
+                    }
+                }
+                acc
+            }
+            Rule::Not(rule) => rule.truth(facts).not(),
+            Rule::Signal { class, target, within } => {
+                let recent =
+                    facts.latest(*class, *target).is_some_and(|t| within.is_none_or(|w| facts.now().before(w) <= t));
+                if recent {
+                    Truth::True
+                } else if facts.withheld(*class) {
+                    Truth::Unknown
+                } else {
+                    Truth::False
+                }
+            }
+            Rule::Confidence(min) => {
+                if facts.confidence() >= *min {
+                    Truth::True
+                } else {
+                    Truth::False
+                }
+            }
         }
     }
 
@@ -100,6 +172,9 @@ impl NoSignals {
 impl Facts for NoSignals {
     fn latest(&self, _: usize, _: Target) -> Option<UnixTime> {
         None
+    }
+    fn withheld(&self, _: usize) -> bool {
+        false
     }
     fn confidence(&self) -> f64 {
         self.0
