@@ -7,3 +7,8 @@ use crate::time::UnixTime;
 pub fn now() -> UnixTime {
     UnixTime((js_sys::Date::now() / 1000.0).floor() as i64)
 }
+
+/// Now, from the JS clock, in milliseconds (for timers such as retry backoff).
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}

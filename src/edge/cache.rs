@@ -3,6 +3,10 @@
 //! verification again. Entries are compared on the whole token, and a hit is
 //! re-checked for time, audience and revocation by
 //! [`Gate::decide_verified`](crate::eval::Gate::decide_verified).
+//!
+//! The cache is bounded twice: by entries and by bytes (an estimate of the
+//! memory each entry owns: the token, the parsed claims and the bookkeeping),
+//! so that large bundles cannot grow an isolate's memory past the budget.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
@@ -13,21 +17,56 @@ use crate::model::policy::Fnv;
 
 /// Default number of bundles kept.
 pub const DEFAULT_CAPACITY: usize = 1024;
+/// Default memory budget: 8 MiB.
+pub const DEFAULT_MAX_BYTES: usize = 8 * 1024 * 1024;
 
-/// First in, first out, bounded.
+/// First in, first out, bounded by entries and by bytes.
 #[derive(Debug)]
 pub struct BundleCache {
     /// Keyed by signature. Only verified bundles are inserted, so keys cannot
     /// be chosen by a visitor: a fast non-keyed hash is safe here.
     entries: HashMap<[u8; 64], (String, VerifiedBundle), BuildHasherDefault<Fnv>>,
-    order: VecDeque<[u8; 64]>,
+    /// Insertion order, with each entry's size.
+    order: VecDeque<([u8; 64], usize)>,
     capacity: usize,
+    max_bytes: usize,
+    bytes: usize,
 }
 
 impl Default for BundleCache {
     fn default() -> Self {
-        Self::with_capacity(DEFAULT_CAPACITY)
+        Self::with_limits(DEFAULT_CAPACITY, DEFAULT_MAX_BYTES)
     }
+}
+
+/// The memory an entry owns, estimated from above: the token, every string
+/// and list of the claims with their headers, and the cache's own slots.
+pub fn entry_bytes(token: &str, bundle: &VerifiedBundle) -> usize {
+    use crate::model::{Claims, ConsentRecord, Signal};
+    use std::mem::size_of;
+    let c = bundle.claims();
+    let text = |s: &String| s.capacity();
+    let list = |v: &Vec<String>| v.capacity() * size_of::<String>() + v.iter().map(text).sum::<usize>();
+    // A B-tree node entry, a hash map slot and a queue slot: generous flat costs.
+    const MAP_SLOT: usize = 64;
+    let consents: usize = c
+        .consents
+        .iter()
+        .map(|(id, r)| MAP_SLOT + text(id) + size_of::<ConsentRecord>() + list(&r.purposes) + list(&r.scopes))
+        .sum();
+    let signals: usize = c.signals.capacity() * size_of::<Signal>()
+        + c.signals
+            .iter()
+            .map(|s| {
+                text(&s.id) + text(&s.class) + text(&s.value) + text(&s.source) + text(&s.consent) + text(&s.provenance)
+            })
+            .sum::<usize>();
+    let header = [&c.issuer, &c.subject, &c.tenant, &c.audience, &c.bundle_id, &c.policy_version]
+        .into_iter()
+        .map(text)
+        .sum::<usize>()
+        + bundle.kid().len();
+    token.len() + size_of::<Claims>() + size_of::<VerifiedBundle>() + 3 * MAP_SLOT + header + consents + signals
 }
 
 fn signature_key(token: &str) -> Option<[u8; 64]> {
@@ -56,14 +95,29 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl BundleCache {
-    /// A cache holding at most `capacity` bundles (at least one).
+    /// A cache holding at most `capacity` bundles (at least one), within the
+    /// default memory budget.
     pub fn with_capacity(capacity: usize) -> Self {
+        Self::with_limits(capacity, DEFAULT_MAX_BYTES)
+    }
+
+    /// A cache holding at most `capacity` bundles (at least one) and at most
+    /// `max_bytes` (by [`entry_bytes`]); a bundle larger than the whole
+    /// budget is not cached.
+    pub fn with_limits(capacity: usize, max_bytes: usize) -> Self {
         let capacity = capacity.max(1);
         BundleCache {
-            entries: HashMap::with_capacity_and_hasher(capacity, BuildHasherDefault::default()),
-            order: VecDeque::with_capacity(capacity),
+            entries: HashMap::with_capacity_and_hasher(capacity.min(64), BuildHasherDefault::default()),
+            order: VecDeque::with_capacity(capacity.min(64)),
             capacity,
+            max_bytes,
+            bytes: 0,
         }
+    }
+
+    /// The estimated memory the cached entries own.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// The verified bundle for exactly this token, if cached.
@@ -72,19 +126,20 @@ impl BundleCache {
         self.entries.get(&key).filter(|(t, _)| same_bytes(t.as_bytes(), token.as_bytes())).map(|(_, b)| b)
     }
 
-    /// Remembers a verified bundle, evicting the oldest when full.
+    /// Remembers a verified bundle, evicting the oldest while over either bound.
     pub fn insert(&mut self, token: &str, bundle: VerifiedBundle) {
         let key = *bundle.signature();
-        if signature_key(token) != Some(key) {
+        let size = entry_bytes(token, &bundle);
+        if signature_key(token) != Some(key) || size > self.max_bytes || self.entries.contains_key(&key) {
             return;
         }
-        if self.entries.insert(key, (token.to_string(), bundle)).is_none() {
-            self.order.push_back(key);
-            while self.order.len() > self.capacity {
-                if let Some(old) = self.order.pop_front() {
-                    self.entries.remove(&old);
-                }
-            }
+        self.entries.insert(key, (token.to_string(), bundle));
+        self.order.push_back((key, size));
+        self.bytes += size;
+        while self.order.len() > self.capacity || self.bytes > self.max_bytes {
+            let Some((old, old_size)) = self.order.pop_front() else { break };
+            self.entries.remove(&old);
+            self.bytes -= old_size;
         }
     }
 
@@ -102,6 +157,7 @@ impl BundleCache {
     pub fn clear(&mut self) {
         self.entries.clear();
         self.order.clear();
+        self.bytes = 0;
     }
 }
 
@@ -183,5 +239,23 @@ mod tests {
         assert_eq!(cache.get(&t2), Some(&b2));
         cache.clear();
         assert!(cache.is_empty());
+        assert_eq!(cache.bytes(), 0);
+    }
+
+    #[test]
+    fn the_byte_budget_evicts_the_oldest() {
+        let entries: Vec<(String, VerifiedBundle)> = (0..6).map(|i| bundle(&format!("b-{i}"))).collect();
+        let size = entry_bytes(&entries[0].0, &entries[0].1);
+        let mut cache = BundleCache::with_limits(100, size * 3 + size / 2);
+        for (t, b) in &entries {
+            cache.insert(t, b.clone());
+            assert!(cache.bytes() <= size * 3 + size / 2, "{} bytes", cache.bytes());
+        }
+        assert_eq!(cache.len(), 3);
+        assert!(cache.get(&entries[2].0).is_none() && cache.get(&entries[3].0).is_some());
+        // A bundle larger than the whole budget is not cached at all.
+        let mut tiny = BundleCache::with_limits(100, size - 1);
+        tiny.insert(&entries[0].0, entries[0].1.clone());
+        assert!(tiny.is_empty() && tiny.bytes() == 0);
     }
 }

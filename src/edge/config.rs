@@ -4,18 +4,30 @@
 //! | variable | meaning |
 //! |---|---|
 //! | `SG_AUDIENCE` | required `aud` of bundles |
-//! | `SG_TENANT` | tenant of this gate (or `SG_TENANTS`: JSON `{"host": "tenant"}`) |
+//! | `SG_TENANT` | tenant of this gate (or `SG_TENANTS`: JSON `{"host": "tenant"}`, hosts compared without case) |
+//! | `SG_KEY_TENANTS` | JSON `{"kid": ["tenant", ...]}`: the tenants each signing key may sign for; required when the gate serves more than one tenant |
 //! | `SG_SCOPE` | consent scope this gate serves (default `web`) |
 //! | `SG_CHANNEL` | delivery channel (default `web`) |
-//! | `SG_ROUTES` | JSON `{"/path-prefix": ["purpose", ...]}`, longest prefix wins (default `{"/": ["personalization"]}`) |
+//! | `SG_ROUTES` | JSON `{"/path-prefix": ["purpose", ...]}`; the longest prefix that matches whole path segments wins, on the normalised path (see [`normalize_path`]); default `{"/": ["personalization"]}` |
 //! | `SG_PUBLIC_KEYS` | JWK Set of the origin's public signing keys (several during a rotation) |
-//! | `SG_POLICY` | the policy JSON (default: `/policy.json` from the static assets) |
+//! | `SG_POLICY` | the policy JSON (default: `SG_POLICY_URL`, else `/policy.json` from the static assets) |
+//! | `SG_POLICY_URL` | an `http(s)` URL to fetch the policy from (e.g. the origin's `/v1/policy`); a failed fetch is retried with backoff |
 //! | `SG_REVOCATIONS` | JSON `{"bundles": [...], "subjects": [...]}` |
-//! | `SG_UPSTREAM` | origin URL to fetch pages from (default: the static assets) |
+//! | `SG_UPSTREAM` | origin URL (`http(s)://host[:port][/base]`) to fetch pages from (default: the static assets) |
+//! | `SG_CACHE_BYTES` | memory budget of the verified-bundle cache in bytes (default 8 MiB, 16 KiB to 256 MiB) |
 //! | `SG_LOG` | `failures` (default: one line per failed bundle or error) or `all` (also every decision) |
+//! | `SG_DEV_SIGNING_KEY` | development builds only (`pkg-scripts/build worker-dev`): the demo's signing key; ignored by production builds |
+//! | `SG_FAULT_INJECTION` | tests only: `panic` makes every page request panic inside the gate, to prove the shim fails closed |
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+
+use super::cache::DEFAULT_MAX_BYTES;
+use super::url::{in_route, normalize_path};
+use crate::model::ident::is_ident;
+
+/// The smallest and largest `SG_CACHE_BYTES`.
+pub const CACHE_BYTES_RANGE: (usize, usize) = (16 * 1024, 256 * 1024 * 1024);
 
 /// A configuration problem: the variable and what is wrong. The gate then
 /// serves the generic tier.
@@ -38,12 +50,20 @@ impl std::error::Error for EdgeError {}
 pub struct EdgeConfig {
     pub audience: String,
     pub tenant: Option<String>,
+    /// Lowercased host -> tenant.
     pub tenants_by_host: BTreeMap<String, String>,
+    /// `kid` -> the tenants it may sign for, when keys are tied to tenants.
+    pub key_tenants: Option<BTreeMap<String, Vec<String>>>,
     pub scope: String,
     pub channel: String,
-    /// Route prefixes and their purposes, longest prefix first.
+    /// Route prefixes (normalised) and their purposes, longest prefix first.
     pub routes: Vec<(String, Vec<String>)>,
+    /// The upstream origin, without a trailing slash.
     pub upstream: Option<String>,
+    /// Where to fetch the policy from, when `SG_POLICY` is not set.
+    pub policy_url: Option<String>,
+    /// Memory budget of the verified-bundle cache.
+    pub cache_bytes: usize,
     /// Log every decision, not only failures.
     pub log_all: bool,
 }
@@ -51,6 +71,24 @@ pub struct EdgeConfig {
 fn json_var<T: serde::de::DeserializeOwned>(variable: &'static str, text: &str) -> Result<T, EdgeError> {
     serde_json::from_str(text)
         .map_err(|e| EdgeError { variable, problem: format!("not valid JSON of the expected shape: {e}") })
+}
+
+/// An `http(s)://host[:port][/path]` URL without userinfo, query or
+/// fragment, returned without its trailing slash.
+fn base_url(variable: &'static str, text: &str) -> Result<String, EdgeError> {
+    let fail = |problem: &str| EdgeError { variable, problem: format!("{problem}, found `{text}`") };
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or_else(|| fail("expected an http:// or https:// URL"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || host.starts_with(':') {
+        return Err(fail("expected a host after the scheme"));
+    }
+    if text.contains(['?', '#', '@', '\\']) || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(fail("expected no userinfo, query, fragment, backslash or white space"));
+    }
+    Ok(text.trim_end_matches('/').to_string())
 }
 
 impl EdgeConfig {
@@ -75,25 +113,73 @@ impl EdgeConfig {
             .ok_or(EdgeError { variable: "SG_AUDIENCE", problem: "is required".into() })?;
         let tenant = var("SG_TENANT").filter(|t| !t.is_empty());
         let tenants_by_host: BTreeMap<String, String> = match var("SG_TENANTS") {
-            Some(text) => json_var("SG_TENANTS", &text)?,
+            Some(text) => json_var::<BTreeMap<String, String>>("SG_TENANTS", &text)?
+                .into_iter()
+                .map(|(host, t)| (host.to_ascii_lowercase(), t))
+                .collect(),
             None => BTreeMap::new(),
         };
         if tenant.is_none() && tenants_by_host.is_empty() {
             return Err(EdgeError { variable: "SG_TENANT", problem: "is required (or give `SG_TENANTS`)".into() });
         }
-        let mut routes: Vec<(String, Vec<String>)> = match var("SG_ROUTES") {
-            Some(text) => json_var::<BTreeMap<String, Vec<String>>>("SG_ROUTES", &text)?.into_iter().collect(),
-            None => vec![("/".into(), vec!["personalization".into()])],
+        let all_tenants: BTreeSet<&String> = tenant.iter().chain(tenants_by_host.values()).collect();
+        if let Some(bad) = all_tenants.iter().find(|t| !is_ident(t)) {
+            let variable = if tenant.as_ref() == Some(*bad) { "SG_TENANT" } else { "SG_TENANTS" };
+            return Err(EdgeError { variable, problem: format!("tenant `{bad}` is not an identifier") });
+        }
+        let key_tenants = match var("SG_KEY_TENANTS") {
+            Some(text) => Some(json_var::<BTreeMap<String, Vec<String>>>("SG_KEY_TENANTS", &text)?),
+            None if all_tenants.len() > 1 => {
+                return Err(EdgeError {
+                    variable: "SG_KEY_TENANTS",
+                    problem: "is required when the gate serves several tenants: tie each key to its tenants".into(),
+                })
+            }
+            None => None,
         };
+        let mut routes = Vec::new();
+        match var("SG_ROUTES") {
+            Some(text) => {
+                for (prefix, purposes) in json_var::<BTreeMap<String, Vec<String>>>("SG_ROUTES", &text)? {
+                    if !prefix.starts_with('/') {
+                        let problem = format!("route `{prefix}` must start with `/`");
+                        return Err(EdgeError { variable: "SG_ROUTES", problem });
+                    }
+                    routes.push((normalize_path(&prefix), purposes));
+                }
+            }
+            None => routes.push(("/".into(), vec!["personalization".into()])),
+        }
         routes.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        if let Some(w) = routes.windows(2).find(|w| w[0].0 == w[1].0) {
+            let problem = format!("two routes normalise to `{}`", w[0].0);
+            return Err(EdgeError { variable: "SG_ROUTES", problem });
+        }
+        let cache_bytes = match var("SG_CACHE_BYTES") {
+            None => DEFAULT_MAX_BYTES,
+            Some(text) => match text.trim().parse::<usize>() {
+                Ok(n) if (CACHE_BYTES_RANGE.0..=CACHE_BYTES_RANGE.1).contains(&n) => n,
+                _ => {
+                    let (lo, hi) = CACHE_BYTES_RANGE;
+                    let problem = format!("expected a number of bytes from {lo} to {hi}, found `{text}`");
+                    return Err(EdgeError { variable: "SG_CACHE_BYTES", problem });
+                }
+            },
+        };
+        let url_var = |name: &'static str| -> Result<Option<String>, EdgeError> {
+            var(name).filter(|u| !u.is_empty()).map(|u| base_url(name, &u)).transpose()
+        };
         Ok(EdgeConfig {
             audience,
             tenant,
             tenants_by_host,
+            key_tenants,
             scope: var("SG_SCOPE").unwrap_or_else(|| "web".into()),
             channel: var("SG_CHANNEL").unwrap_or_else(|| "web".into()),
             routes,
-            upstream: var("SG_UPSTREAM").filter(|u| !u.is_empty()),
+            upstream: url_var("SG_UPSTREAM")?,
+            policy_url: url_var("SG_POLICY_URL")?,
+            cache_bytes,
             log_all: match var("SG_LOG").as_deref() {
                 None | Some("failures") => false,
                 Some("all") => true,
@@ -107,14 +193,86 @@ impl EdgeConfig {
         })
     }
 
-    /// The purposes of the route serving `path` (none if no prefix matches).
+    /// The purposes of the route serving `path` (none if no route matches):
+    /// the longest route prefix that covers the normalised path on whole
+    /// segments.
     pub fn purposes_for(&self, path: &str) -> &[String] {
-        self.routes.iter().find(|(prefix, _)| path.starts_with(prefix.as_str())).map_or(&[], |(_, p)| p)
+        let path = normalize_path(path);
+        self.routes.iter().find(|(prefix, _)| in_route(&path, prefix)).map_or(&[], |(_, p)| p)
     }
 
-    /// The tenant for a request to `host`.
+    /// The tenant for a request to `host` (the request URL's host, compared
+    /// without case and without a port).
     pub fn tenant_for(&self, host: &str) -> Option<&str> {
-        let host = host.split(':').next().unwrap_or(host);
-        self.tenants_by_host.get(host).or(self.tenant.as_ref()).map(String::as_str)
+        let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
+        self.tenants_by_host.get(&host).or(self.tenant.as_ref()).map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<EdgeConfig, EdgeError> {
+        let vars: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        EdgeConfig::from_vars(|n| vars.get(n).cloned())
+    }
+
+    #[test]
+    fn routes_match_whole_segments_of_the_normalised_path() {
+        let c = config(&[
+            ("SG_AUDIENCE", "a"),
+            ("SG_TENANT", "t"),
+            ("SG_ROUTES", r#"{"/": ["p"], "/Deals/": ["p", "ads"], "/kids": []}"#),
+        ])
+        .unwrap();
+        assert_eq!(c.purposes_for("/deals"), ["p", "ads"]);
+        assert_eq!(c.purposes_for("/DEALS/x"), ["p", "ads"]);
+        assert_eq!(c.purposes_for("//deals"), ["p", "ads"]);
+        assert_eq!(c.purposes_for("/%64eals/today"), ["p", "ads"]);
+        assert_eq!(c.purposes_for("/dealers"), ["p"]);
+        assert_eq!(c.purposes_for("/deals/../kids/toys"), [] as [&str; 0]);
+        let bad = config(&[("SG_AUDIENCE", "a"), ("SG_TENANT", "t"), ("SG_ROUTES", r#"{"deals": []}"#)]);
+        assert_eq!(bad.unwrap_err().variable, "SG_ROUTES");
+        let twice = config(&[("SG_AUDIENCE", "a"), ("SG_TENANT", "t"), ("SG_ROUTES", r#"{"/a": [], "/A/": []}"#)]);
+        assert!(twice.unwrap_err().problem.contains("normalise"));
+    }
+
+    #[test]
+    fn hosts_compare_without_case_and_several_tenants_need_key_bindings() {
+        let pairs = [("SG_AUDIENCE", "a"), ("SG_TENANTS", r#"{"Shop-A.example": "ta", "shop-b.example": "tb"}"#)];
+        assert_eq!(config(&pairs).unwrap_err().variable, "SG_KEY_TENANTS");
+        let mut with_keys = pairs.to_vec();
+        with_keys.push(("SG_KEY_TENANTS", r#"{"k1": ["ta"], "k2": ["tb"]}"#));
+        let c = config(&with_keys).unwrap();
+        assert_eq!(c.tenant_for("SHOP-A.EXAMPLE:443"), Some("ta"));
+        assert_eq!(c.tenant_for("other.example"), None);
+        // One tenant under several hosts needs no binding.
+        let one = config(&[("SG_AUDIENCE", "a"), ("SG_TENANTS", r#"{"a.example": "t", "b.example": "t"}"#)]);
+        assert!(one.unwrap().key_tenants.is_none());
+    }
+
+    #[test]
+    fn urls_and_cache_budget_are_validated() {
+        let base = [("SG_AUDIENCE", "a"), ("SG_TENANT", "t")];
+        let with = |k: &'static str, v: &'static str| {
+            let mut p = base.to_vec();
+            p.push((k, v));
+            config(&p)
+        };
+        assert_eq!(
+            with("SG_UPSTREAM", "https://origin.example/").unwrap().upstream.as_deref(),
+            Some("https://origin.example")
+        );
+        for bad in ["ftp://x", "https://", "https://u@x", "https://x/?q", "https://x/#f", "//x", "https://x y"] {
+            assert_eq!(with("SG_UPSTREAM", bad).unwrap_err().variable, "SG_UPSTREAM", "{bad}");
+        }
+        assert_eq!(
+            with("SG_POLICY_URL", "http://127.0.0.1:9/p").unwrap().policy_url.as_deref(),
+            Some("http://127.0.0.1:9/p")
+        );
+        assert_eq!(with("SG_CACHE_BYTES", "65536").unwrap().cache_bytes, 65536);
+        assert_eq!(with("SG_CACHE_BYTES", "10").unwrap_err().variable, "SG_CACHE_BYTES");
+        assert_eq!(config(&base).unwrap().cache_bytes, DEFAULT_MAX_BYTES);
     }
 }

@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod config;
 pub mod request;
+pub mod url;
 pub mod view;
 
 pub use cache::{decide_with_cache, BundleCache};

@@ -30,6 +30,20 @@ fn script_safe(json: &str) -> String {
     out
 }
 
+/// Whether a response with this `Content-Type` is a page the filter must
+/// see: HTML, XHTML, or no type at all (which a browser may sniff as HTML).
+/// Anything else (CSS, scripts, images, JSON) passes untouched.
+///
+/// ```
+/// use signalgate::edge::view::is_page;
+/// assert!(is_page(Some("text/html; charset=utf-8")) && is_page(Some("application/xhtml+xml")) && is_page(None));
+/// assert!(!is_page(Some("text/css")) && !is_page(Some("application/json")));
+/// ```
+pub fn is_page(content_type: Option<&str>) -> bool {
+    let essence = content_type.unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    matches!(essence.as_str(), "" | "text/html" | "application/xhtml+xml")
+}
+
 impl PageView {
     /// A view for `tier` and `tokens`, with `page_json` (the decision as page
     /// code may see it) injected as `#sg-decision`.

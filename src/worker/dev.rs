@@ -1,19 +1,18 @@
-//! The gate's own endpoints under `/__sg/`:
-//!
-//! - `GET /__sg/health`: `{"ok": true, "policy_version": ...}` (or the config problem);
-//! - `GET /__sg/decision`: the decision as page code may see it, for
-//!   client-rendered pages;
-//! - `POST /__sg/dev/bundle` and `POST /__sg/dev/clear`: a development
-//!   origin that signs a bundle from the demo page's form, enabled only when
-//!   the `SG_DEV_SIGNING_KEY` secret is set (the demo sets a local key; a
-//!   deployment does not).
+//! The development endpoints, compiled only into development Worker builds
+//! (feature `dev-signer`, `pkg-scripts/build worker-dev`):
+//! `POST /__sg/dev/bundle` and `POST /__sg/dev/clear`, a development origin
+//! that signs a bundle from the demo page's form. They answer only requests
+//! to a loopback host and only when the `SG_DEV_SIGNING_KEY` secret is set,
+//! and the body's declared length is checked before it is read.
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use worker::{Env, Method, Request, Response, Result};
 
+use super::endpoints::json;
 use super::state::GateState;
 use crate::bundle::{b64, Signer, SigningKey};
+use crate::edge::url::host_of;
 use crate::edge::BUNDLE_COOKIE;
 use crate::model::{Claims, ConsentRecord, ConsentStatus, LegalBasis, Signal, CLAIMS_VERSION};
 use crate::time::{Span, UnixTime};
@@ -21,34 +20,26 @@ use crate::time::{Span, UnixTime};
 /// Largest request body the dev endpoint reads.
 const MAX_BODY: usize = 16 * 1024;
 
-fn json(value: &serde_json::Value, status: u16) -> Result<Response> {
-    let mut resp = Response::from_json(value)?.with_status(status);
-    resp.headers_mut().set("Cache-Control", "private, no-store")?;
-    Ok(resp)
-}
-
+/// The development endpoints. Only in development builds (`dev-signer`), and
+/// even there only for requests to a loopback host (`localhost`,
+/// `127.0.0.1`, `[::1]`): a request for any other host is answered 404, as
+/// if the endpoints did not exist.
 pub async fn api(mut req: Request, env: &Env, path: &str) -> Result<Response> {
+    if !is_loopback(&host_of(&req.inner().url())) {
+        return json(&serde_json::json!({ "error": "not found" }), 404);
+    }
     match (req.method(), path) {
-        (Method::Get, "/__sg/health") => match GateState::load(env).await {
-            Ok(state) => {
-                let st = state.borrow();
-                match &st.gate {
-                    Ok(g) => json(&serde_json::json!({ "ok": true, "policy_version": g.policy().version }), 200),
-                    Err(e) => json(&serde_json::json!({ "ok": false, "problem": e.to_string() }), 503),
-                }
-            }
-            Err(e) => json(&serde_json::json!({ "ok": false, "problem": e.to_string() }), 503),
-        },
-        (Method::Get, "/__sg/decision") => {
-            let page = super::decide_request(&req, env).await.page;
-            let mut resp = json(&page, 200)?;
-            resp.headers_mut().set("Vary", "Cookie, Sg-Bundle, Sec-GPC")?;
-            Ok(resp)
-        }
         (Method::Post, "/__sg/dev/bundle") => {
             let Some(key) = env.secret("SG_DEV_SIGNING_KEY").ok().map(|s| s.to_string()) else {
                 return json(&serde_json::json!({ "error": "the development signer is not enabled" }), 404);
             };
+            // The declared length is checked before any byte of the body is read.
+            let declared = req.headers().get("Content-Length")?.and_then(|v| v.trim().parse::<usize>().ok());
+            match declared {
+                None => return json(&serde_json::json!({ "error": "Content-Length is required" }), 411),
+                Some(n) if n > MAX_BODY => return json(&serde_json::json!({ "error": "request body too large" }), 413),
+                Some(_) => {}
+            }
             let body = req.text().await?;
             if body.len() > MAX_BODY {
                 return json(&serde_json::json!({ "error": "request body too large" }), 413);
@@ -73,6 +64,11 @@ pub async fn api(mut req: Request, env: &Env, path: &str) -> Result<Response> {
         }
         _ => json(&serde_json::json!({ "error": "not found" }), 404),
     }
+}
+
+/// A loopback host name, as [`host_of`] gives it.
+fn is_loopback(host: &str) -> bool {
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
 }
 
 fn secure(req: &Request) -> bool {

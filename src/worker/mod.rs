@@ -6,35 +6,40 @@
 //! Fails closed: any problem with the bundle, the keys or the policy gives
 //! the generic tier, logged with its reason, never a 5xx for the visitor.
 
+#[cfg(feature = "dev-signer")]
 mod dev;
+mod endpoints;
 mod page;
 mod rewrite;
 mod state;
 
 use worker::{event, Context as WorkerContext, Env, Request, Response, Result};
 
+use crate::edge::url::host_of;
 use crate::edge::{bundle_from, BUNDLE_HEADER};
 use crate::eval::{Context, Decision};
 
 pub use state::GateState;
 
-/// Builds the evaluation context from the request.
-fn context(req: &Request, state: &GateState) -> Option<Context> {
-    let headers = req.headers();
-    let host = headers.get("Host").ok().flatten().unwrap_or_default();
+/// Builds the evaluation context of a request for the page at `path`: the
+/// tenant from the request URL's host (lowercased), the purposes of the
+/// route serving `path`, and Global Privacy Control from `Sec-GPC`.
+fn context(req: &Request, state: &GateState, path: &str) -> Option<Context> {
+    let gpc = req.headers().get("Sec-GPC").ok().flatten().is_some_and(|v| v.trim() == "1");
     Some(Context {
         now: crate::clock::now(),
-        purposes: state.config.purposes_for(&req.path()).to_vec(),
+        purposes: state.config.purposes_for(path).to_vec(),
         channel: state.config.channel.clone(),
-        tenant: state.config.tenant_for(&host)?.to_string(),
+        tenant: state.config.tenant_for(&host_of(&req.inner().url()))?.to_string(),
         scope: state.config.scope.clone(),
-        gpc: headers.get("Sec-GPC").ok().flatten().is_some_and(|v| v.trim() == "1"),
+        gpc,
     })
 }
 
-/// Decides for a request; a failure is a generic decision with a reason.
-pub(crate) fn decide(req: &Request, state: &mut GateState) -> (Decision, bool) {
-    let Some(ctx) = context(req, state) else {
+/// Decides for a request to the page at `path`; a failure is a generic
+/// decision with a reason.
+pub(crate) fn decide(req: &Request, state: &mut GateState, path: &str) -> (Decision, bool) {
+    let Some(ctx) = context(req, state, path) else {
         let d = Decision::failed(&state.policy_version(), "no_tenant", "no tenant for this host".into());
         return (d, false);
     };
@@ -50,6 +55,8 @@ pub(crate) struct Decided {
     pub decision: Decision,
     /// The isolate's verified-bundle cache answered.
     pub cached: bool,
+    /// The cache's estimated size after this decision.
+    pub cache_bytes: usize,
     /// What page code sees (the policy's page exposure).
     pub page: serde_json::Value,
     /// What the upstream origin receives (the policy's upstream exposure).
@@ -63,20 +70,22 @@ pub(crate) fn generic_json() -> serde_json::Value {
     serde_json::json!({ "tier": "generic", "segments": [] })
 }
 
-/// Loads the isolate's state and decides for `req`; a configuration problem
-/// gives the generic decision with its reason.
-pub(crate) async fn decide_request(req: &Request, env: &Env) -> Decided {
+/// Loads the isolate's state and decides for `req` as a request for the page
+/// at `path`; a configuration problem gives the generic decision with its
+/// reason.
+pub(crate) async fn decide_request(req: &Request, env: &Env, path: &str) -> Decided {
     match GateState::load(env).await {
         Ok(state) => {
             let mut st = state.borrow_mut();
-            let (decision, cached) = decide(req, &mut st);
+            let (decision, cached) = decide(req, &mut st, path);
             let (page, upstream) = match &st.gate {
                 Ok(g) => (decision.for_page(&g.policy().exposure), decision.exposed(&g.policy().exposure.upstream)),
-                Err(_) => (generic_json(), generic_json()),
+                Err(_) => (generic_json(), serde_json::json!({})),
             };
             Decided {
                 decision,
                 cached,
+                cache_bytes: st.cache.bytes(),
                 page,
                 upstream,
                 upstream_url: st.config.upstream.clone(),
@@ -86,8 +95,9 @@ pub(crate) async fn decide_request(req: &Request, env: &Env) -> Decided {
         Err(e) => Decided {
             decision: Decision::failed("unknown", "config", e.to_string()),
             cached: false,
+            cache_bytes: 0,
             page: generic_json(),
-            upstream: generic_json(),
+            upstream: serde_json::json!({}),
             upstream_url: None,
             log_all: true,
         },
@@ -108,7 +118,11 @@ fn fault_injection(env: &Env) {
 async fn fetch(req: Request, env: Env, _ctx: WorkerContext) -> Result<Response> {
     let path = req.path();
     if path.starts_with("/__sg/") {
-        return dev::api(req, &env, &path).await;
+        #[cfg(feature = "dev-signer")]
+        if path.starts_with("/__sg/dev/") {
+            return dev::api(req, &env, &path).await;
+        }
+        return endpoints::api(req, &env, &path).await;
     }
     fault_injection(&env);
     let backup = req.clone()?;

@@ -1,40 +1,53 @@
 //! Serving a page through the gate: decide, fetch, filter, set cache headers.
+//!
+//! The upstream request keeps the visitor's method and body (the gate decides
+//! pages; it must not break forms), never follows redirects (a 3xx, with its
+//! `Set-Cookie`, goes back to the browser as it is, so an open redirect at the
+//! origin cannot make the gate fetch another site under the shop's name), and
+//! carries the decision headers only as far as the policy's upstream exposure
+//! allows. Requests that carry a decision are marked `cache: no-store`, so no
+//! cache between the gate and the origin can hand one visitor's page to
+//! another.
 
-use worker::{Env, Fetch, Headers, Request, RequestInit, Response, Result};
+use wasm_bindgen::JsValue;
+use worker::{Env, Headers, Request, Response, Result};
 
 use super::state::{log, GateState};
 use super::{decide_request, generic_json, Decided};
+use crate::edge::url::{path_and_query, path_of};
+use crate::edge::view::is_page;
 use crate::edge::PageView;
 use crate::eval::{Decision, Tier};
+use crate::model::policy::Field;
 
 /// Request headers not forwarded: the decision headers (so a client cannot
 /// forge them) and the conditional ones (a 304 would let a browser reuse a
 /// page filtered for another decision).
-const DROPPED_HEADERS: [&str; 7] =
+pub(crate) const DROPPED_HEADERS: [&str; 7] =
     ["Sg-Segments", "Sg-Tier", "Sg-Decision", "If-None-Match", "If-Modified-Since", "If-Match", "If-Range"];
 
-/// The path and query of a serialized URL (`/a/b?c`), without parsing it
-/// (the Worker avoids linking a URL parser).
-pub(crate) fn path_and_query(url: &str) -> &str {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    url[after_scheme..].find('/').map_or("/", |i| &url[after_scheme + i..])
-}
+/// The `Vary` value of every response the gate serves.
+pub(crate) const VARY: &str = "Cookie, Sg-Bundle, Sec-GPC";
 
 /// Serves one page request. Never answers 5xx for a visitor's bundle.
 pub async fn serve(req: Request, env: &Env) -> Result<Response> {
-    let Decided { decision, cached, page, upstream, upstream_url, log_all } = decide_request(&req, env).await;
+    let url = req.inner().url();
+    let Decided { decision, cached, cache_bytes, page, upstream, upstream_url, log_all } =
+        decide_request(&req, env, path_of(&url)).await;
     if log_all || decision.error.is_some() {
         log(&serde_json::json!({
-        "sg": "decision",
-        "tier": decision.tier,
-        "segments": decision.segments.len(),
-        "cached": cached,
-        "reason": decision.error.as_ref().map(|e| e.code.clone()),
-        "policy": decision.policy_version,
+            "sg": "decision",
+            "tier": decision.tier,
+            "segments": decision.segments.len(),
+            "cached": cached,
+            "cache_bytes": cache_bytes,
+            "reason": decision.error.as_ref().map(|e| e.code.clone()),
+            "policy": decision.policy_version,
         }));
     }
     let personalised = decision.tier != Tier::Generic || decision.bundle_id.is_some();
-    let resp = fetch_page(req, env, upstream_url.as_deref(), &decision, &upstream).await?;
+    let forwarded = Forwarded::from_exposed(&decision, &upstream);
+    let resp = fetch_page(req, env, upstream_url.as_deref(), &forwarded).await?;
     let view = PageView::new(decision.tier, decision.segments, page.to_string());
     finish(resp, view, personalised)
 }
@@ -42,50 +55,99 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
 /// The fallback when serving through the gate failed: the page with the
 /// generic view (no segment, generic tier blocks only), never cached.
 pub async fn serve_generic(req: Request, env: &Env) -> Result<Response> {
-    let decision = Decision::failed("unknown", "gate_error", String::new());
     let upstream = GateState::load(env).await.ok().and_then(|s| s.borrow().config.upstream.clone());
-    let resp = fetch_page(req, env, upstream.as_deref(), &decision, &generic_json()).await?;
+    let resp = fetch_page(req, env, upstream.as_deref(), &Forwarded::generic()).await?;
     finish(resp, PageView::new(Tier::Generic, Vec::new(), generic_json().to_string()), true)
 }
 
-async fn fetch_page(
-    req: Request,
-    env: &Env,
-    upstream: Option<&str>,
-    decision: &Decision,
-    upstream_json: &serde_json::Value,
-) -> Result<Response> {
+/// The decision headers sent upstream, as the policy's upstream exposure allows.
+struct Forwarded {
+    tier: Option<String>,
+    segments: Option<String>,
+    decision: String,
+}
+
+impl Forwarded {
+    fn from_exposed(decision: &Decision, exposed: &serde_json::Value) -> Forwarded {
+        let has = |f: Field| exposed.get(f.name()).is_some();
+        Forwarded {
+            tier: has(Field::Tier).then(|| decision.tier.as_str().to_string()),
+            segments: has(Field::Segments).then(|| decision.segments.join(" ")),
+            decision: exposed.to_string(),
+        }
+    }
+
+    fn generic() -> Forwarded {
+        Forwarded { tier: Some("generic".into()), segments: Some(String::new()), decision: generic_json().to_string() }
+    }
+}
+
+/// The upstream target for a request URL: `base` followed by the request's
+/// path and query, never another origin (a path such as `//evil.example/x`
+/// stays a path under `base`).
+pub(crate) fn upstream_target(base: &str, url: &str) -> String {
+    format!("{}{}", base.trim_end_matches('/'), path_and_query(url))
+}
+
+async fn fetch_page(req: Request, env: &Env, upstream: Option<&str>, forwarded: &Forwarded) -> Result<Response> {
     // A copy made by the runtime (one call), then the dropped names removed.
     let headers: Headers = req.headers().clone();
     for name in DROPPED_HEADERS {
         headers.delete(name)?;
     }
-    headers.set("Sg-Tier", decision.tier.as_str())?;
-    headers.set("Sg-Segments", &decision.segments.join(" "))?;
-    headers.set("Sg-Decision", &upstream_json.to_string())?;
-    let url = req.inner().url();
-    let mut init = RequestInit::new();
-    init.with_method(req.method()).with_headers(headers);
+    if let Some(tier) = &forwarded.tier {
+        headers.set("Sg-Tier", tier)?;
+    }
+    if let Some(segments) = &forwarded.segments {
+        headers.set("Sg-Segments", segments)?;
+    }
+    headers.set("Sg-Decision", &forwarded.decision)?;
+    let raw = req.inner();
+    let method = raw.method();
+    let init = web_sys::RequestInit::new();
+    init.set_method(&method);
+    init.set_headers(headers.as_ref());
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    if !matches!(method.as_str(), "GET" | "HEAD") {
+        if let Some(body) = raw.body() {
+            init.set_body(&body);
+        }
+    }
+    let url = raw.url();
     match upstream {
         Some(base) => {
-            let target = format!("{}{}", base.trim_end_matches('/'), path_and_query(&url));
-            Fetch::Request(Request::new_with_init(&target, &init)?).send().await
+            // The decision headers make this a per-visitor request: no cache
+            // between here and the origin may keep or answer it.
+            init.set_cache(web_sys::RequestCache::NoStore);
+            let target = upstream_target(base, &url);
+            let request = web_sys::Request::new_with_str_and_init(&target, &init).map_err(js_error)?;
+            worker::Fetch::Request(request.into()).send().await
         }
-        None => env.assets("ASSETS")?.fetch_request(Request::new_with_init(&url, &init)?).await,
+        None => {
+            let request = web_sys::Request::new_with_str_and_init(&url, &init).map_err(js_error)?;
+            env.assets("ASSETS")?.fetch_request(worker::Request::from(request)).await
+        }
     }
 }
 
-/// Streams HTML through the filter; sets `Vary` and, for anything derived
-/// from a bundle, `Cache-Control: private, no-store`.
+fn js_error(e: JsValue) -> worker::Error {
+    worker::Error::from(e)
+}
+
+/// Streams pages through the filter; sets `Vary` and, for anything derived
+/// from a bundle, `Cache-Control: private, no-store`. Body-less responses
+/// pass through with those headers, and redirects keep their `Location` and
+/// `Set-Cookie` (a redirect's HTML body, if any, is filtered like any page).
 fn finish(resp: Response, view: PageView, personalised: bool) -> Result<Response> {
     let headers = resp.headers().clone();
-    headers.append("Vary", "Cookie, Sg-Bundle, Sec-GPC")?;
+    headers.append("Vary", VARY)?;
     headers.set("Sg-Tier", view.tier.as_str())?;
     if personalised {
         headers.set("Cache-Control", "private, no-store")?;
     }
-    let is_html = headers.get("Content-Type")?.is_some_and(|t| t.to_ascii_lowercase().starts_with("text/html"));
-    if !is_html || resp.status_code() == 304 || resp.status_code() == 204 {
+    let status = resp.status_code();
+    let bodyless = matches!(status, 101 | 204 | 205 | 304);
+    if bodyless || !is_page(headers.get("Content-Type")?.as_deref()) {
         return Ok(resp.with_headers(headers));
     }
     // The filtered page is a different representation: no length, no validators.

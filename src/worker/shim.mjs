@@ -4,20 +4,40 @@
 // workerd's built-in HTMLRewriter. The visitor never sees a 5xx for that.
 import * as gate from "./index.js";
 
-const GENERIC = '<script type="application/json" id="sg-decision">{"tier":"generic","segments":[]}</script>';
+const GENERIC_JSON = '{"tier":"generic","segments":[]}';
+const GENERIC = `<script type="application/json" id="sg-decision">${GENERIC_JSON}</script>`;
 const DROPPED = ["sg-segments", "sg-tier", "sg-decision", "if-none-match", "if-modified-since", "if-match", "if-range"];
 
+// The upstream target as the Rust side builds it: the configured base, then
+// the request's path and query. A path such as `//evil.example/x` stays a
+// path on the upstream; the result must have the upstream's own origin.
+function upstreamTarget(base, url) {
+  const target = new URL(base.replace(/\/+$/, "") + url.pathname + url.search);
+  if (target.origin !== new URL(base).origin) throw new Error("upstream target left the upstream origin");
+  return target;
+}
+
+// Same rules as the Rust side: method and body kept, redirects not followed,
+// no cache between the gate and the origin.
 function failsafeRequest(request, env) {
   const url = new URL(request.url);
   const headers = new Headers(request.headers);
   for (const h of DROPPED) headers.delete(h);
   headers.set("Sg-Tier", "generic");
   headers.set("Sg-Segments", "");
+  headers.set("Sg-Decision", GENERIC_JSON);
+  const init = { method: request.method, headers, redirect: "manual" };
+  if (request.method !== "GET" && request.method !== "HEAD") init.body = request.body;
   if (env.SG_UPSTREAM) {
-    const target = new URL(url.pathname + url.search, env.SG_UPSTREAM);
-    return fetch(new Request(target, { method: request.method, headers }));
+    return fetch(new Request(upstreamTarget(env.SG_UPSTREAM, url), { ...init, cache: "no-store" }));
   }
-  return env.ASSETS.fetch(new Request(url, { method: request.method, headers }));
+  return env.ASSETS.fetch(new Request(url, init));
+}
+
+// Pages the filter must see: HTML, XHTML, or no type at all.
+function isPage(contentType) {
+  const essence = (contentType || "").split(";")[0].trim().toLowerCase();
+  return essence === "" || essence === "text/html" || essence === "application/xhtml+xml";
 }
 
 async function failClosed(request, env) {
@@ -25,14 +45,20 @@ async function failClosed(request, env) {
   if (url.pathname.startsWith("/__sg/")) {
     return Response.json({ tier: "generic", segments: [] }, { status: 503, headers: { "Cache-Control": "private, no-store" } });
   }
-  const upstream = await failsafeRequest(request, env);
+  let upstream;
+  try {
+    upstream = await failsafeRequest(request, env);
+  } catch (err) {
+    console.error(JSON.stringify({ sg: "gate_failure", reason: "fallback_fetch", problem: String(err && err.message || err).slice(0, 200) }));
+    return new Response("Bad gateway", { status: 502, headers: { "Cache-Control": "private, no-store" } });
+  }
   const headers = new Headers(upstream.headers);
   headers.set("Cache-Control", "private, no-store");
   headers.append("Vary", "Cookie, Sg-Bundle, Sec-GPC");
   headers.set("Sg-Tier", "generic");
   for (const h of ["content-length", "etag", "last-modified"]) headers.delete(h);
   const plain = new Response(upstream.body, { status: upstream.status, headers });
-  if (!(headers.get("Content-Type") || "").toLowerCase().startsWith("text/html")) return plain;
+  if ([101, 204, 205, 304].includes(upstream.status) || !isPage(headers.get("Content-Type"))) return plain;
   let injected = false;
   return new HTMLRewriter()
     .on("[data-sg-segment]", { element(e) { e.remove(); } })
@@ -80,12 +106,14 @@ function trapped() {
 export default {
   async fetch(request, env, ctx) {
     const trap = trapped();
+    // The gate may consume a body before failing: keep a copy for the fallback.
+    const spare = request.method === "GET" || request.method === "HEAD" ? request : request.clone();
     try {
       return await Promise.race([gate.fetch(request, env, ctx), trap.promise]);
     } catch (err) {
       const problem = String((err && err.message) || err).slice(0, 200);
       console.error(JSON.stringify({ sg: "gate_failure", reason: "exception", problem }));
-      return failClosed(request, env);
+      return failClosed(spare, env);
     } finally {
       trap.done();
     }

@@ -3,6 +3,7 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
+import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -61,17 +62,19 @@ export async function freePort() {
  * Starts the built Worker in real workerd via `wrangler dev` on 127.0.0.1
  * with `vars` (written to an env file). Resolves to { url, logs(), stop() }.
  * Options: `config`, another wrangler.toml (default: the project's);
+ * `script`, another entry module (e.g. the development build
+ * `build/worker-dev/shim.mjs`);
  * `probe`, the path requested until the Worker answers (default
  * `/__sg/health`), or `null` to wait only until the port accepts connections,
  * so the first request reaches a Worker that has served nothing yet.
  */
-export async function startWorker(vars, { timeoutMs = 60000, config, probe = "/__sg/health" } = {}) {
+export async function startWorker(vars, { timeoutMs = 60000, config, script, probe = "/__sg/health" } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "sg-worker-"));
   const envFile = join(dir, "test.env");
   writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}='${v}'`).join("\n") + "\n");
   const port = await freePort();
   const wrangler = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
-  const child = spawn(process.execPath, [wrangler, "dev", ...(config ? ["--config", config] : []), "--local", "--ip", "127.0.0.1", "--port", String(port),
+  const child = spawn(process.execPath, [wrangler, "dev", ...(script ? [script] : []), ...(config ? ["--config", config] : []), "--local", "--ip", "127.0.0.1", "--port", String(port),
     "--env-file", envFile, "--show-interactive-dev-session=false", "--log-level", "log", "--persist-to", join(dir, "state")], {
     cwd: ROOT,
     env: { ...process.env, SG_SKIP_BUILD: "1", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false",
@@ -132,4 +135,22 @@ export async function waitForLog(worker, re, ms = 5000) {
     await new Promise((r) => setTimeout(r, 50));
   }
   return true;
+}
+
+/**
+ * A request through node:http, which (unlike fetch) sends the `Host` header
+ * it is given. Resolves to { status, headers, text }.
+ */
+export function rawRequest(url, { method = "GET", headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => { text += d; });
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, text }));
+    });
+    req.on("error", reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
 }
