@@ -1002,7 +1002,14 @@ fn most_signals_that_fit_the_size_limit() {
     let fits = (1..=256).take_while(|&n| build(n).len() <= MAX_BUNDLE_BYTES).last().unwrap();
     println!("at most {fits} compact signals fit in {MAX_BUNDLE_BYTES} bytes");
     let keys = set(&[&key_a()]);
-    assert!(parse_and_verify(&build(fits), &keys, &expect(), UnixTime(NOW)).is_ok());
+    let largest = build(fits);
+    let verified = parse_and_verify(&largest, &keys, &expect(), UnixTime(NOW)).unwrap();
+    // The worst case for the edge cache: what one entry of the largest bundle
+    // costs, and how many of them the default budget holds.
+    let entry = signalgate::edge::cache::entry_bytes(&largest, &verified);
+    let per_budget = signalgate::edge::cache::DEFAULT_MAX_BYTES / entry;
+    println!("a cache entry of the largest bundle: {entry} bytes; the default 8 MiB budget holds {per_budget}");
+    assert!(entry > largest.len() && entry < 4 * MAX_BUNDLE_BYTES, "{entry}");
     let over = build(fits + 1);
     assert_eq!(parse_and_verify(&over, &keys, &expect(), UnixTime(NOW)).map(|_| ()), Err(too_large(over.len())));
 }

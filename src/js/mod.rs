@@ -76,6 +76,9 @@ struct GateOptions {
     revocations: Option<String>,
     #[serde(default, rename = "maxBundleBytes")]
     max_bundle_bytes: Option<usize>,
+    /// `{kid: [tenant, ...]}`: the tenants each key may sign for.
+    #[serde(default, rename = "keyTenants")]
+    key_tenants: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 /// A gate built once from a policy and a key set, reused for every decision.
@@ -88,14 +91,17 @@ pub struct Gate {
 
 #[wasm_bindgen]
 impl Gate {
-    /// `new Gate(policyJson, jwksJson, { audience, revocations?, maxBundleBytes? })`. Throws
-    /// (with every problem named) if the policy or key set is invalid.
+    /// `new Gate(policyJson, jwksJson, { audience, revocations?, maxBundleBytes?, keyTenants? })`.
+    /// Throws (with every problem named) if the policy or key set is invalid.
     #[wasm_bindgen(constructor)]
     pub fn new(policy_json: &str, jwks_json: &str, options: JsValue) -> Result<Gate, JsError> {
         let opts: GateOptions =
             serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("options: {e}")))?;
         let policy = Policy::from_json(policy_json).map_err(|e| JsError::new(&e.to_string()))?;
-        let keys = KeySet::from_json(jwks_json).map_err(|e| JsError::new(&e.to_string()))?;
+        let mut keys = KeySet::from_json(jwks_json).map_err(|e| JsError::new(&e.to_string()))?;
+        if let Some(map) = opts.key_tenants {
+            keys = keys.with_key_tenants(map).map_err(|e| JsError::new(&format!("keyTenants: {e}")))?;
+        }
         let revocations = match opts.revocations.as_deref() {
             Some(text) => Revocations::from_json(text).map_err(|e| JsError::new(&format!("revocations: {e}")))?,
             None => Revocations::default(),
