@@ -38,6 +38,18 @@ pub enum Freshness {
     Absent,
 }
 
+impl Freshness {
+    /// The freshness's name in decisions (`fresh`, `stale`, `expired`, `absent`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Freshness::Fresh => "fresh",
+            Freshness::Stale => "stale",
+            Freshness::Expired => "expired",
+            Freshness::Absent => "absent",
+        }
+    }
+}
+
 /// Why a signal was withheld.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -72,6 +84,28 @@ pub enum Withheld {
     GpcOptOut,
 }
 
+impl Withheld {
+    /// The reason's name in decisions (`consent_revoked`, `gpc_opt_out`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Withheld::UnknownClass => "unknown_class",
+            Withheld::ClassNotAllowedInBundle => "class_not_allowed_in_bundle",
+            Withheld::ValueNotInVocabulary => "value_not_in_vocabulary",
+            Withheld::LegalBasisNotAllowed => "legal_basis_not_allowed",
+            Withheld::ConsentNotGranted => "consent_not_granted",
+            Withheld::ConsentRevoked => "consent_revoked",
+            Withheld::OtherScope => "other_scope",
+            Withheld::ChannelNotAllowed => "channel_not_allowed",
+            Withheld::Expired => "expired",
+            Withheld::SoftExpiredNotReconfirmed => "soft_expired_not_reconfirmed",
+            Withheld::Superseded => "superseded",
+            Withheld::PurposeNotConsented => "purpose_not_consented",
+            Withheld::PurposeNotAllowed => "purpose_not_allowed",
+            Withheld::GpcOptOut => "gpc_opt_out",
+        }
+    }
+}
+
 /// A signal's outcome for one purpose it was withheld from (or for all purposes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Withholding {
@@ -101,6 +135,19 @@ pub enum SegmentOutcome {
     IdentityConfidenceBelowThreshold,
     /// The rule held but the curated tier needs more segments.
     BelowCuratedMinimum,
+}
+
+impl SegmentOutcome {
+    /// The outcome's name in decisions (`emitted`, `rule_not_satisfied`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SegmentOutcome::Emitted => "emitted",
+            SegmentOutcome::RuleNotSatisfied => "rule_not_satisfied",
+            SegmentOutcome::PurposeNotInContext => "purpose_not_in_context",
+            SegmentOutcome::IdentityConfidenceBelowThreshold => "identity_confidence_below_threshold",
+            SegmentOutcome::BelowCuratedMinimum => "below_curated_minimum",
+        }
+    }
 }
 
 /// One segment's outcome.
@@ -203,5 +250,51 @@ impl Decision {
     /// What page code may see under `exposure`.
     pub fn for_page(&self, exposure: &Exposure) -> serde_json::Value {
         self.exposed(&exposure.page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `as_str` is the serde name, for every variant.
+    #[test]
+    fn names_match_serialisation() {
+        let name = |v: serde_json::Value| v.as_str().map(str::to_string);
+        use Withheld::*;
+        for w in [
+            UnknownClass,
+            ClassNotAllowedInBundle,
+            ValueNotInVocabulary,
+            LegalBasisNotAllowed,
+            ConsentNotGranted,
+            ConsentRevoked,
+            OtherScope,
+            ChannelNotAllowed,
+            Expired,
+            SoftExpiredNotReconfirmed,
+            Superseded,
+            PurposeNotConsented,
+            PurposeNotAllowed,
+            GpcOptOut,
+        ] {
+            assert_eq!(name(serde_json::json!(w)).as_deref(), Some(w.as_str()));
+        }
+        use SegmentOutcome as S;
+        for o in [
+            S::Emitted,
+            S::RuleNotSatisfied,
+            S::PurposeNotInContext,
+            S::IdentityConfidenceBelowThreshold,
+            S::BelowCuratedMinimum,
+        ] {
+            assert_eq!(name(serde_json::json!(o)).as_deref(), Some(o.as_str()));
+        }
+        for f in [Freshness::Fresh, Freshness::Stale, Freshness::Expired, Freshness::Absent] {
+            assert_eq!(name(serde_json::json!(f)).as_deref(), Some(f.as_str()));
+        }
+        for t in [Tier::Curated, Tier::Contextual, Tier::Generic] {
+            assert_eq!(name(serde_json::json!(t)).as_deref(), Some(t.as_str()));
+        }
     }
 }
