@@ -8,6 +8,9 @@ cd "$ROOT"
 
 # Machine-wide tool cache (survives fresh clones on the same machine).
 SG_TOOLS="${SIGNALGATE_TOOLS:-$HOME/.cache/signalgate/tools}"
+# Where the Debian packages (rustc-web, chromium-driver) put their files.
+# Only tests point it elsewhere, at a fake tree their stand-in apt-get fills.
+SG_SYSTEM_PREFIX="${SG_SYSTEM_PREFIX:-/usr}"
 export PATH="$ROOT/node_modules/.bin:$SG_TOOLS/bin:$HOME/.cargo/bin:$PATH"
 # Keep wrangler and friends off the network and out of $HOME.
 export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
@@ -25,21 +28,33 @@ die() { printf '%serror:%s %s; %s\n' "$R" "$N" "$1" "${2:-see the output above}"
 # seconds since $1 (an epoch from `date +%s`)
 since() { echo $(( $(date +%s) - $1 ))s; }
 
-# The wasm-bindgen version pinned in Cargo.lock.
+# The wasm-bindgen version pinned in Cargo.lock, or nothing (never a failure).
 wasm_bindgen_version() {
+  [ -f Cargo.lock ] || return 0
   awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
 }
 
+# Whether the active rustup toolchain has the wasm32 std. The list is read in
+# full before grep looks at it: `rustup ... | grep -q` under pipefail can report
+# "no" when grep stops early and rustup gets SIGPIPE.
+rustup_has_wasm32() {
+  local targets
+  targets="$(rustup target list --installed 2>/dev/null)" || return 1
+  grep -qx wasm32-unknown-unknown <<<"$targets"
+}
+
 # How to build wasm32 here: the active toolchain's own wasm32 std when it has
-# one, otherwise Debian's rustc-web with build-std. Sets WASM_CARGO (array)
-# and WASM_TARGET_DIR.
+# one, otherwise Debian's rustc-web (under $SG_SYSTEM_PREFIX) with build-std.
+# Sets WASM_CARGO (array), WASM_TARGET_DIR and WASM_ROUTE.
 wasm_toolchain() {
-  if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  local sys="$SG_SYSTEM_PREFIX"
+  if rustup_has_wasm32; then
     WASM_CARGO=(cargo)
     WASM_TARGET_DIR="$ROOT/target"
     WASM_ROUTE="rustup wasm32 target"
-  elif [ -x /usr/bin/cargo ] && [ -x /usr/bin/rustc ] && [ -d /usr/lib/rustlib/src/rust/library ]; then
-    WASM_CARGO=(env RUSTC_BOOTSTRAP=1 /usr/bin/cargo --config "$ROOT/pkg-scripts/wasm-build-std.toml")
+  elif [ -x "$sys/bin/cargo" ] && [ -x "$sys/bin/rustc" ] && [ -d "$sys/lib/rustlib/src/rust/library" ]; then
+    WASM_CARGO=(env RUSTC_BOOTSTRAP=1 "$sys/bin/cargo" --config "$ROOT/pkg-scripts/wasm-build-std.toml"
+      --config "build.rustc='$sys/bin/rustc'" --config "build.rustdoc='$sys/bin/rustdoc'")
     WASM_TARGET_DIR="$ROOT/target/wasm-build-std"
     WASM_ROUTE="Debian rustc-web + build-std"
   else

@@ -13,7 +13,7 @@ let w, browser;
 
 before(async () => {
   const key = newKey();
-  w = await startWorker({ SG_PUBLIC_KEYS: key.publicJwks, SG_DEV_SIGNING_KEY: key.privateJwk });
+  w = await startWorker({ SG_PUBLIC_KEYS: key.publicJwks, SG_DEV_SIGNING_KEY: key.privateJwk }, { script: "build/worker-dev/shim.mjs" });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
