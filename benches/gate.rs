@@ -12,9 +12,9 @@ mod benches {
     use criterion::{Criterion, Throughput};
     use serde_json::{json, Value};
     use signalgate::bundle::{Expectations, KeySet, Signer, SigningKey, UnverifiedBundle, VerifiedBundle};
-    use signalgate::edge::{decide_with_cache, BundleCache};
     use signalgate::eval::{evaluate, evaluate_summary, Context, Detail, Gate, Tier};
     use signalgate::model::{Claims, Policy};
+    use signalgate::serve::{decide_with_cache, BundleCache};
     use signalgate::UnixTime;
 
     const NOW: i64 = 1_800_000_000;

@@ -1,11 +1,13 @@
 #![doc = include_str!("../README.md")]
 
 pub mod bundle;
-pub mod edge;
+pub mod codec;
 pub mod eval;
+pub mod failure;
 #[cfg(feature = "html")]
 pub mod html;
 pub mod model;
+pub mod serve;
 pub mod time;
 
 #[cfg(any(feature = "js", feature = "worker"))]

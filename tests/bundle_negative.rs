@@ -12,9 +12,10 @@ use ed25519_dalek::Signer as _;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use signalgate::bundle::{
-    b64, jws, BundleError, Expectations, KeyError, KeySet, Part, PublicKey, Revocations, Signer, SigningKey,
+    jws, BundleError, Expectations, KeyError, KeySet, Part, PublicKey, Revocations, Signer, SigningKey,
     UnverifiedBundle, VerifiedBundle, DEFAULT_SKEW, MAX_BUNDLE_BYTES,
 };
+use signalgate::codec::b64;
 use signalgate::model::Claims;
 use signalgate::{Span, UnixTime};
 
@@ -1006,8 +1007,8 @@ fn most_signals_that_fit_the_size_limit() {
     let verified = parse_and_verify(&largest, &keys, &expect(), UnixTime(NOW)).unwrap();
     // The worst case for the edge cache: what one entry of the largest bundle
     // costs, and how many of them the default budget holds.
-    let entry = signalgate::edge::cache::entry_bytes(&largest, &verified);
-    let per_budget = signalgate::edge::cache::DEFAULT_MAX_BYTES / entry;
+    let entry = signalgate::serve::entry_bytes(&largest, &verified);
+    let per_budget = signalgate::serve::DEFAULT_MAX_BYTES / entry;
     println!("a cache entry of the largest bundle: {entry} bytes; the default 8 MiB budget holds {per_budget}");
     assert!(entry > largest.len() && entry < 4 * MAX_BUNDLE_BYTES, "{entry}");
     let over = build(fits + 1);
@@ -1127,9 +1128,9 @@ fn key_set_errors() {
         (
             "duplicate member in a JWK",
             format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{xa}","x":"{xb}"}}"#),
-            KeyError::Json { detail: "member `x` appears twice".into() },
+            KeyError::Json { detail: "member `x` appears twice in one object".into() },
         ),
-        ("not JSON", "-----BEGIN PUBLIC KEY-----".to_string(), KeyError::Json { detail: "invalid number at line 1 column 2".into() }),
+        ("not JSON", "-----BEGIN PUBLIC KEY-----".to_string(), KeyError::Json { detail: "not valid JSON: invalid number at line 1 column 2".into() }),
     ];
 
     let mut mismatches = Vec::new();

@@ -8,9 +8,8 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use proptest::sample::Index;
-use signalgate::bundle::{
-    b64, BundleError, Expectations, KeySet, Signer, SigningKey, UnverifiedBundle, VerifiedBundle,
-};
+use signalgate::bundle::{BundleError, Expectations, KeySet, Signer, SigningKey, UnverifiedBundle, VerifiedBundle};
+use signalgate::codec::b64;
 use signalgate::model::{Claims, ConsentRecord, ConsentStatus, LegalBasis, Signal};
 use signalgate::UnixTime;
 

@@ -10,7 +10,8 @@
 
 use ed25519_dalek::Signature;
 use serde::Deserialize;
-use signalgate::bundle::{b64, jws, thumbprint, KeyError, KeySet, PublicKey, SigningKey};
+use signalgate::bundle::{jws, thumbprint, KeyError, KeySet, PublicKey, SigningKey};
+use signalgate::codec::b64;
 
 const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/ed25519");
 

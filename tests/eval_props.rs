@@ -21,7 +21,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use signalgate::bundle::{b64, KeySet, Revocations, Signer, SigningKey};
+use signalgate::bundle::{KeySet, Revocations, Signer, SigningKey};
+use signalgate::codec::b64;
 use signalgate::eval::{evaluate, Context, Decision, Gate, Tier};
 use signalgate::model::{Claims, ConsentRecord, ConsentStatus, LegalBasis, Policy, Signal};
 use signalgate::UnixTime;
@@ -870,7 +871,7 @@ proptest! {
         let again = new_gate(Policy::from_json(&text).unwrap()).decide(Some(&token), &ctx);
         prop_assert_eq!(&again, &decision);
         if let Ok(verified) = gate.verify(&token, ctx.now) {
-            if decision.error.is_none() || decision.error.as_ref().is_some_and(|e| e.code.contains("tenant")) {
+            if decision.error.is_none() || decision.error.as_ref().is_some_and(|e| e.code.as_str().contains("tenant")) {
                 prop_assert_eq!(&evaluate(&policy, &verified, &ctx), &decision);
             }
         }

@@ -3,6 +3,9 @@
 
 use std::fmt;
 
+use crate::codec::json::JsonProblem;
+use crate::failure::FailureCode;
+use crate::model::signal::ClaimError;
 use crate::time::{Span, UnixTime};
 
 /// The part of a compact JWS a problem was found in.
@@ -117,29 +120,44 @@ impl fmt::Display for BundleError {
 
 impl std::error::Error for BundleError {}
 
+impl From<ClaimError> for BundleError {
+    fn from(e: ClaimError) -> Self {
+        BundleError::InvalidClaim { field: e.field, problem: e.problem }
+    }
+}
+
 impl BundleError {
+    /// The error for a JSON problem in `part`: a repeated member has its own
+    /// code (`duplicate_member`), anything else is `bad_json`.
+    pub(crate) fn json(part: Part, problem: JsonProblem) -> BundleError {
+        match problem {
+            JsonProblem::Duplicate(name) => BundleError::DuplicateMember { part, name },
+            JsonProblem::Syntax(detail) => BundleError::Json { part, detail },
+        }
+    }
+
     /// A short stable code for logs and decisions (`bad_signature`, `expired`, ...).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> FailureCode {
         match self {
-            BundleError::TooLarge { .. } => "too_large",
-            BundleError::NotCompactJws => "not_compact_jws",
-            BundleError::Base64 { .. } => "bad_base64",
-            BundleError::Json { .. } => "bad_json",
-            BundleError::DuplicateMember { .. } => "duplicate_member",
-            BundleError::UnsupportedAlgorithm { .. } => "unsupported_alg",
-            BundleError::MissingKeyId => "missing_kid",
-            BundleError::WrongType { .. } => "wrong_typ",
-            BundleError::UnsupportedCritical { .. } => "unsupported_crit",
-            BundleError::UnknownKey { .. } => "unknown_key",
-            BundleError::BadSignature => "bad_signature",
-            BundleError::Expired { .. } => "expired",
-            BundleError::NotYetValid { .. } => "not_yet_valid",
-            BundleError::WrongAudience { .. } => "wrong_audience",
-            BundleError::WrongTenant { .. } => "wrong_tenant",
-            BundleError::InvalidClaim { .. } => "invalid_claim",
-            BundleError::Revoked { .. } => "revoked",
-            BundleError::LifetimeTooLong { .. } => "lifetime_too_long",
-            BundleError::KeyNotForTenant { .. } => "key_not_for_tenant",
+            BundleError::TooLarge { .. } => FailureCode::TooLarge,
+            BundleError::NotCompactJws => FailureCode::NotCompactJws,
+            BundleError::Base64 { .. } => FailureCode::BadBase64,
+            BundleError::Json { .. } => FailureCode::BadJson,
+            BundleError::DuplicateMember { .. } => FailureCode::DuplicateMember,
+            BundleError::UnsupportedAlgorithm { .. } => FailureCode::UnsupportedAlg,
+            BundleError::MissingKeyId => FailureCode::MissingKid,
+            BundleError::WrongType { .. } => FailureCode::WrongTyp,
+            BundleError::UnsupportedCritical { .. } => FailureCode::UnsupportedCrit,
+            BundleError::UnknownKey { .. } => FailureCode::UnknownKey,
+            BundleError::BadSignature => FailureCode::BadSignature,
+            BundleError::Expired { .. } => FailureCode::Expired,
+            BundleError::NotYetValid { .. } => FailureCode::NotYetValid,
+            BundleError::WrongAudience { .. } => FailureCode::WrongAudience,
+            BundleError::WrongTenant { .. } => FailureCode::WrongTenant,
+            BundleError::InvalidClaim { .. } => FailureCode::InvalidClaim,
+            BundleError::Revoked { .. } => FailureCode::Revoked,
+            BundleError::LifetimeTooLong { .. } => FailureCode::LifetimeTooLong,
+            BundleError::KeyNotForTenant { .. } => FailureCode::KeyNotForTenant,
         }
     }
 }
@@ -175,7 +193,7 @@ pub enum KeyError {
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KeyError::Json { detail } => write!(f, "key is not valid JWK JSON: {detail}"),
+            KeyError::Json { detail } => write!(f, "key: {detail}"),
             KeyError::Unsupported { member, found } => {
                 write!(f, "key member `{member}` is `{found}`, only Ed25519 signing keys (OKP, EdDSA) are accepted")
             }
@@ -201,3 +219,9 @@ impl fmt::Display for KeyError {
 }
 
 impl std::error::Error for KeyError {}
+
+impl From<JsonProblem> for KeyError {
+    fn from(problem: JsonProblem) -> Self {
+        KeyError::Json { detail: problem.to_string() }
+    }
+}

@@ -13,10 +13,10 @@
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::Deserialize;
 
-use super::b64;
 use super::error::{BundleError, Part};
-use super::json::{self, JsonProblem};
 use super::keys::SigningKey;
+use crate::codec::b64;
+use crate::codec::json;
 
 /// The protected header members signalgate reads. Other members are ignored
 /// unless `crit` names them.
@@ -48,18 +48,11 @@ pub struct CompactJws<'a> {
     pub signature: [u8; 64],
 }
 
-fn json_error(part: Part, p: JsonProblem) -> BundleError {
-    match p {
-        JsonProblem::Duplicate(name) => BundleError::DuplicateMember { part, name },
-        JsonProblem::Syntax(detail) => BundleError::Json { part, detail },
-    }
-}
-
 /// Parses strict JSON (an object, no duplicate names, no list in a list; RFC
 /// 7515 section 4 and RFC 7519 section 4 require objects), naming the part on
 /// error.
 pub(crate) fn strict_json<T: serde::de::DeserializeOwned>(part: Part, bytes: &[u8]) -> Result<T, BundleError> {
-    json::from_slice_strict(bytes).map_err(|p| json_error(part, p))
+    json::from_slice_strict(bytes).map_err(|p| BundleError::json(part, p))
 }
 
 /// Splits and decodes a compact JWS. The size is checked before anything

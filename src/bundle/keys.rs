@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::b64;
 use super::error::KeyError;
-use super::json::{from_slice_strict, JsonProblem};
+use crate::codec::b64;
+use crate::codec::json::from_slice_strict;
 use crate::model::ident::is_ident;
 
 /// Most keys one key set may hold.
@@ -48,13 +48,6 @@ pub struct Jwk {
 #[derive(Deserialize)]
 struct JwkSetDoc {
     keys: Vec<Jwk>,
-}
-
-fn json_err(p: JsonProblem) -> KeyError {
-    match p {
-        JsonProblem::Duplicate(name) => KeyError::Json { detail: format!("member `{name}` appears twice") },
-        JsonProblem::Syntax(detail) => KeyError::Json { detail },
-    }
 }
 
 fn key_bytes(member: &'static str, text: &str) -> Result<[u8; 32], KeyError> {
@@ -214,7 +207,7 @@ impl KeySet {
     /// Reads a JWK Set (`{"keys":[...]}`) or a single public JWK. Private
     /// members (`d`) are refused: a gate never holds signing keys.
     pub fn from_json(text: &str) -> Result<Self, KeyError> {
-        let value: serde_json::Value = from_slice_strict(text.as_bytes()).map_err(json_err)?;
+        let value: serde_json::Value = from_slice_strict(text.as_bytes())?;
         let jwks: Vec<Jwk> = if value.get("keys").is_some() {
             serde_json::from_value::<JwkSetDoc>(value).map_err(|e| KeyError::Json { detail: e.to_string() })?.keys
         } else {
@@ -280,7 +273,7 @@ impl SigningKey {
 
     /// Reads a private JWK (with `d`); `d` must match `x`.
     pub fn from_jwk_json(text: &str) -> Result<Self, KeyError> {
-        let jwk: Jwk = from_slice_strict(text.as_bytes()).map_err(json_err)?;
+        let jwk: Jwk = from_slice_strict(text.as_bytes())?;
         let public = jwk.verifying_key()?;
         let d = Zeroizing::new(key_bytes("d", jwk.d.as_deref().unwrap_or_default())?);
         let key = DalekSigning::from_bytes(&d);

@@ -22,9 +22,7 @@
 //! assert_eq!(late.unwrap_err().code(), "expired");
 //! ```
 
-pub mod b64;
 pub mod error;
-pub(crate) mod json;
 pub mod jws;
 pub mod keys;
 pub mod revocation;

@@ -36,7 +36,7 @@ impl Signer {
     /// Validates the claims against the schema, then signs them with header
     /// `{"alg":"EdDSA","kid":...,"typ":"signalgate-bundle+jwt"}`.
     pub fn sign(&self, claims: &Claims) -> Result<String, BundleError> {
-        claims.validate().map_err(|e| BundleError::InvalidClaim { field: e.field, problem: e.problem })?;
+        claims.validate()?;
         let payload = serde_json::to_vec(claims)
             .map_err(|e| BundleError::InvalidClaim { field: String::new(), problem: e.to_string() })?;
         let header = serde_json::json!({ "alg": "EdDSA", "kid": self.key.kid(), "typ": BUNDLE_TYP });

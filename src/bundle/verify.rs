@@ -71,7 +71,7 @@ impl UnverifiedBundle {
             return Err(BundleError::MissingKeyId);
         }
         let claims: Claims = strict_json(Part::Payload, &parsed.payload)?;
-        claims.validate().map_err(|e| BundleError::InvalidClaim { field: e.field, problem: e.problem })?;
+        claims.validate()?;
         Ok(UnverifiedBundle {
             signing_input_len: parsed.signing_input.len(),
             token: token.to_string(),

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::failure::FailureCode;
 use crate::model::policy::{Exposure, Field};
 use crate::time::UnixTime;
 
@@ -169,8 +170,9 @@ pub struct Expiring {
 /// Why there is no personalisation at all (the generic tier by failure).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DecisionError {
-    /// Stable code (`bad_signature`, `expired`, `wrong_tenant`, `policy`, ...).
-    pub code: String,
+    /// Stable code (`bad_signature`, `expired`, `wrong_tenant`, ...).
+    pub code: FailureCode,
+    /// One line for logs and people; never shown to page code.
     pub message: String,
 }
 
@@ -203,11 +205,8 @@ pub struct Decision {
 
 impl Decision {
     /// The fail-closed decision: generic, no tokens, with the reason.
-    pub fn failed(policy_version: &str, code: &str, message: String) -> Decision {
-        Decision {
-            error: Some(DecisionError { code: code.to_string(), message }),
-            ..Decision::empty(Tier::Generic, policy_version)
-        }
+    pub fn failed(policy_version: &str, code: FailureCode, message: String) -> Decision {
+        Decision { error: Some(DecisionError { code, message }), ..Decision::empty(Tier::Generic, policy_version) }
     }
 
     /// A decision from no signals at all: `tier`, no tokens, nothing else.

@@ -3,6 +3,7 @@
 //! per context purpose to index what is usable, then one step per rule node.
 
 use crate::bundle::VerifiedBundle;
+use crate::failure::FailureCode;
 use crate::model::policy::rule::{Facts, Target};
 use crate::model::policy::{Cardinality, ContextualWhen, Exposes, Policy};
 use crate::model::{ConsentRecord, ConsentStatus, Signal};
@@ -267,11 +268,11 @@ fn evaluate_in(
     let claims = bundle.claims();
     if claims.tenant != ctx.tenant {
         let msg = format!("bundle tenant `{}` is not the gate's tenant `{}`", claims.tenant, ctx.tenant);
-        return Decision::failed(&policy.version, "wrong_tenant", msg);
+        return Decision::failed(&policy.version, FailureCode::WrongTenant, msg);
     }
     if let Some(t) = policy.tenant.as_deref().filter(|t| *t != ctx.tenant) {
         let msg = format!("policy governs tenant `{t}`, not `{}`", ctx.tenant);
-        return Decision::failed(&policy.version, "policy_tenant", msg);
+        return Decision::failed(&policy.version, FailureCode::PolicyTenant, msg);
     }
     let now = ctx.now;
 

@@ -28,7 +28,7 @@ use std::rc::Rc;
 use lol_html::html_content::{ContentType, Element};
 use lol_html::{element, end, HtmlRewriter, OutputSink, Settings};
 
-pub use crate::edge::PageView;
+pub use crate::serve::PageView;
 
 /// lol_html settings that apply `view`.
 pub fn settings(view: Rc<PageView>) -> Settings<'static, 'static> {

@@ -14,9 +14,10 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use crate::bundle::{Expectations, KeySet, Revocations, UnverifiedBundle};
-use crate::edge::BundleCache;
 use crate::eval::{Context, Decision, Detail, Gate as CoreGate};
+use crate::failure::FailureCode;
 use crate::model::Policy;
+use crate::serve::BundleCache;
 use crate::time::UnixTime;
 
 /// `performance.now()` of the global scope, as a callable.
@@ -143,14 +144,14 @@ impl Gate {
     ) -> Result<f64, JsError> {
         let ctx = context(context_value).map_err(|e| JsError::new(&e))?;
         let mut cache = self.cache.borrow_mut();
-        let (first, _) = crate::edge::decide_with_cache(&self.inner, &mut cache, Some(bundle), &ctx, Detail::Summary);
+        let (first, _) = crate::serve::decide_with_cache(&self.inner, &mut cache, Some(bundle), &ctx, Detail::Summary);
         if let Some(e) = first.error {
             return Err(JsError::new(&e.message));
         }
         let clock = performance_now()?;
         let start = clock()?;
         for _ in 0..iterations.max(1) {
-            crate::edge::decide_with_cache(&self.inner, &mut cache, Some(bundle), &ctx, Detail::Summary);
+            crate::serve::decide_with_cache(&self.inner, &mut cache, Some(bundle), &ctx, Detail::Summary);
         }
         let elapsed = clock()? - start;
         Ok(elapsed * 1000.0 / f64::from(iterations.max(1)))
@@ -168,9 +169,9 @@ impl Gate {
         match context(context_value) {
             Ok(ctx) => {
                 let token = bundle.filter(|b| !b.is_empty());
-                crate::edge::decide_with_cache(&self.inner, &mut self.cache.borrow_mut(), token, &ctx, detail).0
+                crate::serve::decide_with_cache(&self.inner, &mut self.cache.borrow_mut(), token, &ctx, detail).0
             }
-            Err(msg) => Decision::failed(&self.inner.policy().version, "bad_context", msg),
+            Err(msg) => Decision::failed(&self.inner.policy().version, FailureCode::BadContext, msg),
         }
     }
 }

@@ -35,6 +35,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -156,6 +157,14 @@ pub struct ClaimError {
     pub problem: String,
 }
 
+impl fmt::Display for ClaimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "claim `{}`: {}", self.field, self.problem)
+    }
+}
+
+impl std::error::Error for ClaimError {}
+
 fn bad(field: impl Into<String>, problem: impl Into<String>) -> ClaimError {
     ClaimError { field: field.into(), problem: problem.into() }
 }
@@ -181,7 +190,7 @@ fn check_list(field: &str, items: &[String]) -> Result<(), ClaimError> {
 /// True for a base64url (no padding) encoding of exactly 16 bytes.
 fn is_provenance(s: &str) -> bool {
     use base64::Engine as _;
-    s.len() == 22 && crate::bundle::b64::URL.decode(s).is_ok_and(|b| b.len() == 16)
+    s.len() == 22 && crate::codec::b64::URL.decode(s).is_ok_and(|b| b.len() == 16)
 }
 
 impl Claims {

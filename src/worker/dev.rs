@@ -11,10 +11,11 @@ use worker::{Env, Method, Request, Response, Result};
 
 use super::endpoints::json;
 use super::state::GateState;
-use crate::bundle::{b64, Signer, SigningKey};
-use crate::edge::url::host_of;
-use crate::edge::BUNDLE_COOKIE;
+use crate::bundle::{Signer, SigningKey};
+use crate::codec::b64;
 use crate::model::{Claims, ConsentRecord, ConsentStatus, LegalBasis, Signal, CLAIMS_VERSION};
+use crate::serve::url::host_of;
+use crate::serve::BUNDLE_COOKIE;
 use crate::time::{Span, UnixTime};
 
 /// Largest request body the dev endpoint reads.

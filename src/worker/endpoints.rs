@@ -12,7 +12,7 @@ use worker::{Env, Method, Request, Response, Result};
 
 use super::page::VARY;
 use super::state::GateState;
-use crate::edge::url::query_param;
+use crate::serve::url::query_param;
 
 /// Longest page path `/__sg/decision` accepts.
 pub const MAX_PATH: usize = 2048;

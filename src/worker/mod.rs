@@ -15,9 +15,10 @@ mod state;
 
 use worker::{event, Context as WorkerContext, Env, Request, Response, Result};
 
-use crate::edge::url::host_of;
-use crate::edge::{bundle_from, BUNDLE_HEADER};
 use crate::eval::{Context, Decision};
+use crate::failure::FailureCode;
+use crate::serve::url::host_of;
+use crate::serve::{bundle_from, BUNDLE_HEADER};
 
 pub use state::GateState;
 
@@ -40,7 +41,7 @@ fn context(req: &Request, state: &GateState, path: &str) -> Option<Context> {
 /// decision with a reason.
 pub(crate) fn decide(req: &Request, state: &mut GateState, path: &str) -> (Decision, bool) {
     let Some(ctx) = context(req, state, path) else {
-        let d = Decision::failed(&state.policy_version(), "no_tenant", "no tenant for this host".into());
+        let d = Decision::failed(&state.policy_version(), FailureCode::NoTenant, "no tenant for this host".into());
         return (d, false);
     };
     let headers = req.headers();
@@ -93,7 +94,7 @@ pub(crate) async fn decide_request(req: &Request, env: &Env, path: &str) -> Deci
             }
         }
         Err(e) => Decided {
-            decision: Decision::failed("unknown", "config", e.to_string()),
+            decision: Decision::failed("unknown", FailureCode::Config, e.to_string()),
             cached: false,
             cache_bytes: 0,
             page: generic_json(),

@@ -14,11 +14,11 @@ use worker::{Env, Headers, Request, Response, Result};
 
 use super::state::{log, GateState};
 use super::{decide_request, generic_json, Decided};
-use crate::edge::url::{path_and_query, path_of};
-use crate::edge::view::is_page;
-use crate::edge::PageView;
 use crate::eval::{Decision, Tier};
 use crate::model::policy::Field;
+use crate::serve::is_page;
+use crate::serve::url::{path_and_query, path_of};
+use crate::serve::PageView;
 
 /// Request headers not forwarded: the decision headers (so a client cannot
 /// forge them) and the conditional ones (a 304 would let a browser reuse a
@@ -41,7 +41,7 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
             "segments": decision.segments.len(),
             "cached": cached,
             "cache_bytes": cache_bytes,
-            "reason": decision.error.as_ref().map(|e| e.code.clone()),
+            "reason": decision.error.as_ref().map(|e| e.code),
             "policy": decision.policy_version,
         }));
     }

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::edge::PageView;
+use crate::serve::PageView;
 
 #[wasm_bindgen]
 extern "C" {

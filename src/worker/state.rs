@@ -12,9 +12,10 @@ use std::rc::Rc;
 use worker::Env;
 
 use crate::bundle::{KeySet, Revocations};
-use crate::edge::{BundleCache, EdgeConfig, EdgeError};
 use crate::eval::{Context, Decision, Gate};
+use crate::failure::FailureCode;
 use crate::model::Policy;
+use crate::serve::{BundleCache, EdgeConfig, EdgeError};
 
 /// First retry after a failed build, in milliseconds; doubled after each
 /// further failure, up to [`RETRY_MAX_MS`].
@@ -143,7 +144,7 @@ impl GateState {
         let config = EdgeConfig::from_vars(|n| var(env, n))?;
         let gate = load_gate(env, &config).await;
         let retry = gate.as_ref().err().map(|_| (crate::clock::now_ms() + backoff_ms(1), 1));
-        let cache = BundleCache::with_limits(crate::edge::cache::DEFAULT_CAPACITY, config.cache_bytes);
+        let cache = BundleCache::with_limits(crate::serve::DEFAULT_CAPACITY, config.cache_bytes);
         let state = Rc::new(RefCell::new(GateState { config, gate, cache, retry }));
         STATE.with(|s| *s.borrow_mut() = Some(state.clone()));
         Ok(state)
@@ -159,9 +160,9 @@ impl GateState {
     pub fn decide(&mut self, token: Option<&str>, ctx: &Context) -> (Decision, bool) {
         let gate = match &self.gate {
             Ok(g) => g,
-            Err(e) => return (Decision::failed("unknown", "config", e.to_string()), false),
+            Err(e) => return (Decision::failed("unknown", FailureCode::Config, e.to_string()), false),
         };
-        crate::edge::decide_with_cache(gate, &mut self.cache, token, ctx, crate::eval::Detail::Summary)
+        crate::serve::decide_with_cache(gate, &mut self.cache, token, ctx, crate::eval::Detail::Summary)
     }
 }
 

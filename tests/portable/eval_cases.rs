@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use signalgate::bundle::{b64, jws, KeySet, Revocations, Signer, SigningKey, BUNDLE_TYP};
+use signalgate::bundle::{jws, KeySet, Revocations, Signer, SigningKey, BUNDLE_TYP};
+use signalgate::codec::b64;
 use signalgate::eval::{evaluate, evaluate_summary, Context, Gate};
 use signalgate::model::{Claims, Policy};
 

@@ -10,7 +10,6 @@
 //! assert!(err.to_string().contains(r#"classes.language.ttl: expected a duration like "180d", found "soon""#));
 //! ```
 
-pub(crate) mod lookup;
 mod parse;
 pub mod rule;
 
@@ -20,8 +19,7 @@ use serde::Serialize;
 
 pub use rule::{Rule, Target};
 
-pub(crate) use lookup::Fnv;
-use lookup::NameMap;
+use crate::codec::fnv::NameMap;
 
 use crate::model::LegalBasis;
 use crate::time::Span;

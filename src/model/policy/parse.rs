@@ -5,14 +5,14 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use super::lookup::NameMap;
 use super::rule::{NoSignals, Rule, Target, MAX_RULE_DEPTH, MAX_RULE_NODES};
 use super::{
     Cardinality, Class, ContextualWhen, Deletion, Exposes, Exposure, Field, Policy, PolicyError, PolicyProblem,
     Purpose, Segment, Sensitivity, SoftExpiry, Tiers, DEFAULT_MAX_BUNDLE_LIFETIME, MAX_BUNDLE_LIFETIME_LIMIT,
     POLICY_SCHEMA,
 };
-use crate::bundle::json::{self, JsonProblem};
+use crate::codec::fnv::NameMap;
+use crate::codec::json;
 use crate::model::ident::{is_ident, is_value};
 use crate::model::LegalBasis;
 use crate::time::Span;
@@ -187,10 +187,7 @@ pub(super) fn parse(text: &str) -> Result<Policy, PolicyError> {
     if text.len() > MAX_POLICY_BYTES {
         return Err(fail(format!("policy is {} bytes, more than the limit of {MAX_POLICY_BYTES}", text.len())));
     }
-    let doc: Value = json::from_slice_strict(text.as_bytes()).map_err(|p| match p {
-        JsonProblem::Duplicate(name) => fail(format!("member `{name}` appears twice in one object")),
-        JsonProblem::Syntax(detail) => fail(format!("not valid JSON: {detail}")),
-    })?;
+    let doc: Value = json::from_slice_strict(text.as_bytes()).map_err(|p| fail(p.to_string()))?;
     let mut w = Walker { problems: Vec::new() };
     let policy = walk(&mut w, &doc);
     match policy {

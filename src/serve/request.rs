@@ -10,7 +10,7 @@ pub const BUNDLE_HEADER: &str = "Sg-Bundle";
 /// from the `sg_bundle` cookie in the `Cookie` header. Never panics on any input.
 ///
 /// ```
-/// use signalgate::edge::bundle_from;
+/// use signalgate::serve::bundle_from;
 /// assert_eq!(bundle_from(None, Some("a=1; sg_bundle=x.y.z; b=2")), Some("x.y.z"));
 /// assert_eq!(bundle_from(Some(" h.p.s "), Some("sg_bundle=c")), Some("h.p.s"));
 /// assert_eq!(bundle_from(None, Some("sg_bundlex=1")), None);

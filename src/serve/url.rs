@@ -8,7 +8,7 @@
 /// literal keeps its brackets). Empty when there is none.
 ///
 /// ```
-/// use signalgate::edge::url::host_of;
+/// use signalgate::serve::url::host_of;
 /// assert_eq!(host_of("https://Shop.EXAMPLE:8443/a?b"), "shop.example");
 /// assert_eq!(host_of("http://[::1]:8787/"), "[::1]");
 /// ```
@@ -28,7 +28,7 @@ pub fn host_of(url: &str) -> String {
 /// has no path. The fragment is dropped.
 ///
 /// ```
-/// use signalgate::edge::url::path_and_query;
+/// use signalgate::serve::url::path_and_query;
 /// assert_eq!(path_and_query("https://shop.example//evil.example/x?y=1#f"), "//evil.example/x?y=1");
 /// assert_eq!(path_and_query("https://shop.example"), "/");
 /// ```
@@ -52,7 +52,7 @@ pub fn path_of(url: &str) -> &str {
 /// and valid UTF-8 (`+` is a space, as in forms).
 ///
 /// ```
-/// use signalgate::edge::url::query_param;
+/// use signalgate::serve::url::query_param;
 /// assert_eq!(query_param("https://s.example/x?a=1&path=%2Fdeals%2F", "path").as_deref(), Some("/deals/"));
 /// assert_eq!(query_param("https://s.example/x?pathx=1", "path"), None);
 /// ```
@@ -107,7 +107,7 @@ fn hex(b: u8) -> Option<u8> {
 /// paths (or compares them without case) would serve them.
 ///
 /// ```
-/// use signalgate::edge::url::normalize_path;
+/// use signalgate::serve::url::normalize_path;
 /// assert_eq!(normalize_path("//Deals/./today/../%74oday/"), "/deals/today");
 /// assert_eq!(normalize_path("/a%2Fb"), "/a%2fb");
 /// ```

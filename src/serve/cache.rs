@@ -11,9 +11,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 
-use crate::bundle::{b64, VerifiedBundle};
+use crate::bundle::VerifiedBundle;
+use crate::codec::b64;
+use crate::codec::fnv::Fnv;
 use crate::eval::{Context, Decision, Detail, Gate};
-use crate::model::policy::Fnv;
 
 /// Default number of bundles kept.
 pub const DEFAULT_CAPACITY: usize = 1024;

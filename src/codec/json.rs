@@ -21,6 +21,18 @@ pub enum JsonProblem {
     Syntax(String),
 }
 
+impl fmt::Display for JsonProblem {
+    /// The one wording of a JSON problem, used by every layer's error.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JsonProblem::Duplicate(name) => write!(f, "member `{name}` appears twice in one object"),
+            JsonProblem::Syntax(detail) => write!(f, "not valid JSON: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for JsonProblem {}
+
 /// Checks `bytes` (see the module docs), then deserializes `T`.
 pub fn from_slice_strict<T: de::DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonProblem> {
     check(bytes)?;

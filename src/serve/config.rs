@@ -95,7 +95,7 @@ impl EdgeConfig {
     /// Reads the settings through `var` (a lookup of Worker variables).
     ///
     /// ```
-    /// use signalgate::edge::EdgeConfig;
+    /// use signalgate::serve::EdgeConfig;
     /// let vars = |name: &str| match name {
     ///     "SG_AUDIENCE" => Some("signalgate".to_string()),
     ///     "SG_TENANT" => Some("demo-shop".to_string()),

@@ -35,7 +35,7 @@ fn script_safe(json: &str) -> String {
 /// Anything else (CSS, scripts, images, JSON) passes untouched.
 ///
 /// ```
-/// use signalgate::edge::view::is_page;
+/// use signalgate::serve::is_page;
 /// assert!(is_page(Some("text/html; charset=utf-8")) && is_page(Some("application/xhtml+xml")) && is_page(None));
 /// assert!(!is_page(Some("text/css")) && !is_page(Some("application/json")));
 /// ```

@@ -1,4 +1,4 @@
-//! Name lookups for evaluation: a hash map with FNV-1a, which is fast on the
+//! Name lookups: a hash map with FNV-1a, which is fast on the
 //! short identifiers policies use. Keys come from the (trusted) policy;
 //! bundle data is only ever looked up, never inserted.
 
