@@ -12,7 +12,7 @@ mod benches {
     use criterion::{Criterion, Throughput};
     use serde_json::{json, Value};
     use signalgate::bundle::{Expectations, KeySet, Signer, SigningKey, UnverifiedBundle, VerifiedBundle};
-    use signalgate::eval::{evaluate, evaluate_summary, Context, Detail, Gate, Tier};
+    use signalgate::eval::{evaluate, Context, Detail, Evaluator, Gate, Tier};
     use signalgate::model::{Claims, Policy};
     use signalgate::serve::{decide_with_cache, BundleCache};
     use signalgate::UnixTime;
@@ -173,11 +173,13 @@ mod benches {
                 token.len()
             );
             group.throughput(Throughput::Elements(rules as u64));
+            // As a gate evaluates: one evaluator, its buffers reused.
+            let mut evaluator = Evaluator::new();
             group.bench_function(format!("{signals}_signals_x_{rules}_rules"), |b| {
-                b.iter(|| evaluate(black_box(&policy), black_box(&bundle), black_box(&ctx)))
+                b.iter(|| evaluator.evaluate(black_box(&policy), black_box(&bundle), black_box(&ctx), Detail::Full))
             });
             group.bench_function(format!("summary_{signals}_signals_x_{rules}_rules"), |b| {
-                b.iter(|| evaluate_summary(black_box(&policy), black_box(&bundle), black_box(&ctx)))
+                b.iter(|| evaluator.evaluate(black_box(&policy), black_box(&bundle), black_box(&ctx), Detail::Summary))
             });
         }
         group.finish();
@@ -203,7 +205,7 @@ mod benches {
             })
         });
 
-        let gate = Gate::new(Policy::from_json(DEMO_POLICY).unwrap(), keys.clone(), "signalgate");
+        let mut gate = Gate::new(Policy::from_json(DEMO_POLICY).unwrap(), keys.clone(), "signalgate");
         let ctx = context("demo-shop");
         let d = gate.decide(Some(&token), &ctx);
         assert!(d.error.is_none() && d.tier == Tier::Curated, "{d:?}");
@@ -213,7 +215,9 @@ mod benches {
         // The repeat visitor at the edge: cache hit, summary detail.
         let mut cache = BundleCache::default();
         c.bench_function("gate/cached decision (16 signals, demo policy)", |b| {
-            b.iter(|| decide_with_cache(&gate, &mut cache, black_box(Some(&token)), black_box(&ctx), Detail::Summary))
+            b.iter(|| {
+                decide_with_cache(&mut gate, &mut cache, black_box(Some(&token)), black_box(&ctx), Detail::Summary)
+            })
         });
     }
 

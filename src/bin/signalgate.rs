@@ -241,7 +241,7 @@ fn explain(d: &Decision) -> String {
 
 fn eval(args: &Args) -> Result<(), String> {
     args.only(&["--policy", "--keys", "--context", "--audience", "--json"])?;
-    let gate =
+    let mut gate =
         Gate::new(policy(args.required("--policy")?)?, keys(args)?, args.flag("--audience").unwrap_or("signalgate"));
     let ctx = context(args)?;
     let token = bundle_arg(args, 0)?;
@@ -262,10 +262,10 @@ fn policy_cmd(args: &Args) -> Result<(), String> {
             let p = policy(path)?;
             println!(
                 "{path}: valid policy `{}`: {} purposes, {} classes, {} segments",
-                p.version,
-                p.purposes.len(),
-                p.classes.len(),
-                p.segments.len()
+                p.version(),
+                p.purposes().len(),
+                p.classes().len(),
+                p.segments().len()
             );
             Ok(())
         }
@@ -276,8 +276,8 @@ fn policy_cmd(args: &Args) -> Result<(), String> {
             };
             let audience = args.flag("--audience").unwrap_or("signalgate");
             let keys = keys(args)?;
-            let old_gate = Gate::new(policy(old)?, keys.clone(), audience);
-            let new_gate = Gate::new(policy(new)?, keys, audience);
+            let mut old_gate = Gate::new(policy(old)?, keys.clone(), audience);
+            let mut new_gate = Gate::new(policy(new)?, keys, audience);
             let ctx = context(args)?;
             let dir = args.required("--bundles")?;
             let mut files: Vec<_> = std::fs::read_dir(dir)

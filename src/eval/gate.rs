@@ -7,24 +7,17 @@ use crate::time::UnixTime;
 
 use super::context::Context;
 use super::decision::Decision;
-use super::evaluate::{evaluate, evaluate_summary, without_bundle};
+use super::evaluate::{without_bundle, Detail, Evaluator};
 
-/// How much a decision explains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Detail {
-    /// With `reasons` per signal and segment (explain, audit, logs).
-    Full,
-    /// Without `reasons`: the hot path for the edge and page code.
-    Summary,
-}
-
-/// Everything needed to decide, built once.
+/// Everything needed to decide, built once. It owns the evaluator's working
+/// buffers, so deciding takes `&mut self`; a binding that shares a gate keeps
+/// it behind a `RefCell`.
 ///
 /// ```
 /// # use signalgate::{bundle::*, eval::*, model::Policy, UnixTime};
 /// let policy = Policy::from_json(include_str!("../../www/policy.json")).unwrap();
 /// let keys = KeySet::from_json(&SigningKey::from_seed(&[3; 32], None).public_jwks_json()).unwrap();
-/// let gate = Gate::new(policy, keys, "signalgate");
+/// let mut gate = Gate::new(policy, keys, "signalgate");
 /// let ctx = Context { now: UnixTime(0), purposes: vec!["personalization".into()], channel: "web".into(),
 ///     tenant: "demo-shop".into(), scope: "web".into(), gpc: false };
 /// let d = gate.decide(Some("not-a-bundle"), &ctx);
@@ -39,6 +32,7 @@ pub struct Gate {
     expect: Expectations,
     revocations: Revocations,
     max_bundle_bytes: usize,
+    evaluator: Evaluator,
 }
 
 /// The largest bundle size limit a gate may be configured with.
@@ -55,6 +49,7 @@ impl Gate {
             expect,
             revocations: Revocations::default(),
             max_bundle_bytes: crate::bundle::MAX_BUNDLE_BYTES,
+            evaluator: Evaluator::new(),
         }
     }
 
@@ -91,33 +86,30 @@ impl Gate {
 
     /// Decides for an already verified bundle (e.g. from a cache): re-checks
     /// time, audience and revocation, then evaluates.
-    pub fn decide_verified(&self, bundle: &VerifiedBundle, ctx: &Context) -> Decision {
+    pub fn decide_verified(&mut self, bundle: &VerifiedBundle, ctx: &Context) -> Decision {
         self.decide_verified_with(bundle, ctx, Detail::Full)
     }
 
     /// [`decide_verified`](Self::decide_verified) with the given detail.
-    pub fn decide_verified_with(&self, bundle: &VerifiedBundle, ctx: &Context, detail: Detail) -> Decision {
+    pub fn decide_verified_with(&mut self, bundle: &VerifiedBundle, ctx: &Context, detail: Detail) -> Decision {
         match bundle.recheck(&self.expect, ctx.now).and_then(|()| self.revocations.check(bundle)) {
             Ok(()) => self.evaluate(bundle, ctx, detail),
             Err(e) => self.failed(&e),
         }
     }
 
-    fn evaluate(&self, bundle: &VerifiedBundle, ctx: &Context, detail: Detail) -> Decision {
-        match detail {
-            Detail::Full => evaluate(&self.policy, bundle, ctx),
-            Detail::Summary => evaluate_summary(&self.policy, bundle, ctx),
-        }
+    fn evaluate(&mut self, bundle: &VerifiedBundle, ctx: &Context, detail: Detail) -> Decision {
+        self.evaluator.evaluate(&self.policy, bundle, ctx, detail)
     }
 
     /// The whole pipeline for one request. Without a bundle: contextual or
     /// generic as the policy says. Any failure: generic, no tokens, the reason.
-    pub fn decide(&self, token: Option<&str>, ctx: &Context) -> Decision {
+    pub fn decide(&mut self, token: Option<&str>, ctx: &Context) -> Decision {
         self.decide_with(token, ctx, Detail::Full)
     }
 
     /// [`decide`](Self::decide) with the given detail.
-    pub fn decide_with(&self, token: Option<&str>, ctx: &Context, detail: Detail) -> Decision {
+    pub fn decide_with(&mut self, token: Option<&str>, ctx: &Context, detail: Detail) -> Decision {
         match token.map(|t| self.verify(t, ctx.now)) {
             None => without_bundle(&self.policy),
             Some(Ok(bundle)) => self.evaluate(&bundle, ctx, detail),

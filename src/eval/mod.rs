@@ -11,5 +11,5 @@ pub use decision::{
     Decision, DecisionError, Expiring, Freshness, Reasons, SegmentOutcome, SegmentReason, SignalReason, Tier, Withheld,
     Withholding,
 };
-pub use evaluate::{evaluate, evaluate_summary, without_bundle};
-pub use gate::{Detail, Gate};
+pub use evaluate::{evaluate, evaluate_summary, without_bundle, Detail, Evaluator};
+pub use gate::Gate;

@@ -166,7 +166,7 @@ impl BundleCache {
 /// revocation) but not verified again; a newly verified one is remembered.
 /// Returns the decision and whether the cache answered.
 pub fn decide_with_cache(
-    gate: &Gate,
+    gate: &mut Gate,
     cache: &mut BundleCache,
     token: Option<&str>,
     ctx: &Context,

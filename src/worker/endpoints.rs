@@ -38,7 +38,7 @@ pub async fn api(req: Request, env: &Env, path: &str) -> Result<Response> {
         (Method::Get, "/__sg/health") => {
             let healthy = GateState::load(env).await.ok().and_then(|s| {
                 let st = s.borrow();
-                st.gate.as_ref().ok().map(|g| g.policy().version.clone())
+                st.gate.as_ref().ok().map(|g| g.policy().version().to_string())
             });
             match healthy {
                 Some(version) => json(&serde_json::json!({ "ok": true, "policy_version": version }), 200),

@@ -80,7 +80,7 @@ pub(crate) async fn decide_request(req: &Request, env: &Env, path: &str) -> Deci
             let mut st = state.borrow_mut();
             let (decision, cached) = decide(req, &mut st, path);
             let (page, upstream) = match &st.gate {
-                Ok(g) => (decision.for_page(&g.policy().exposure), decision.exposed(&g.policy().exposure.upstream)),
+                Ok(g) => (decision.for_page(g.policy().exposure()), decision.exposed(&g.policy().exposure().upstream)),
                 Err(_) => (generic_json(), serde_json::json!({})),
             };
             Decided {

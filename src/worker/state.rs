@@ -152,13 +152,13 @@ impl GateState {
 
     /// The policy version, or `unknown` when the policy failed to load.
     pub fn policy_version(&self) -> String {
-        self.gate.as_ref().map_or_else(|_| "unknown".into(), |g| g.policy().version.clone())
+        self.gate.as_ref().map_or_else(|_| "unknown".into(), |g| g.policy().version().to_string())
     }
 
     /// Decides, using the cache of verified bundles. Returns the decision and
     /// whether the cache answered.
     pub fn decide(&mut self, token: Option<&str>, ctx: &Context) -> (Decision, bool) {
-        let gate = match &self.gate {
+        let gate = match &mut self.gate {
             Ok(g) => g,
             Err(e) => return (Decision::failed("unknown", FailureCode::Config, e.to_string()), false),
         };

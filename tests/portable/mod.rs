@@ -138,7 +138,7 @@ pub fn demo_gate_decisions() {
     let now = 1_790_000_000;
     let key = SigningKey::from_seed(&[5; 32], None);
     let keys = KeySet::from_json(&key.public_jwks_json()).unwrap();
-    let gate = Gate::new(Policy::from_json(POLICY).unwrap(), keys, "signalgate");
+    let mut gate = Gate::new(Policy::from_json(POLICY).unwrap(), keys, "signalgate");
     let ctx = Context {
         now: UnixTime(now),
         purposes: vec!["personalization".into()],

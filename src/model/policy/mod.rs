@@ -33,20 +33,20 @@ pub const DEFAULT_MAX_BUNDLE_LIFETIME: Span = Span::days(7);
 pub const MAX_BUNDLE_LIFETIME_LIMIT: Span = Span::days(366);
 
 /// A validated policy, compiled for evaluation (names resolved to indices).
+///
+/// Its parts are read through accessors: a policy is only ever made by
+/// [`Policy::from_json`], so the resolved indices always point into it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
-    pub version: String,
-    /// The tenant this policy governs, if it is tenant-specific.
-    pub tenant: Option<String>,
-    /// Below this identity-resolution confidence, decisions drop to the contextual tier.
-    pub identity_confidence_threshold: f64,
-    /// The longest lifetime (`exp - iat`) of a bundle the gate accepts.
-    pub max_bundle_lifetime: Span,
-    pub purposes: Vec<Purpose>,
-    pub classes: Vec<Class>,
-    pub segments: Vec<Segment>,
-    pub tiers: Tiers,
-    pub exposure: Exposure,
+    pub(crate) version: String,
+    pub(crate) tenant: Option<String>,
+    pub(crate) identity_confidence_threshold: f64,
+    pub(crate) max_bundle_lifetime: Span,
+    pub(crate) purposes: Vec<Purpose>,
+    pub(crate) classes: Vec<Class>,
+    pub(crate) segments: Vec<Segment>,
+    pub(crate) tiers: Tiers,
+    pub(crate) exposure: Exposure,
     pub(crate) class_index: NameMap<usize>,
     pub(crate) purpose_index: NameMap<usize>,
     /// Total vocabulary values and categories over all classes.
@@ -254,6 +254,51 @@ impl Policy {
     /// Parses and validates a policy document.
     pub fn from_json(text: &str) -> Result<Policy, PolicyError> {
         parse::parse(text)
+    }
+
+    /// The policy's version (`version`).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The tenant this policy governs, if it is tenant-specific.
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+
+    /// Below this identity-resolution confidence, decisions drop to the contextual tier.
+    pub fn identity_confidence_threshold(&self) -> f64 {
+        self.identity_confidence_threshold
+    }
+
+    /// The longest lifetime (`exp - iat`) of a bundle the gate accepts.
+    pub fn max_bundle_lifetime(&self) -> Span {
+        self.max_bundle_lifetime
+    }
+
+    /// The purposes, in name order.
+    pub fn purposes(&self) -> &[Purpose] {
+        &self.purposes
+    }
+
+    /// The signal classes, in name order.
+    pub fn classes(&self) -> &[Class] {
+        &self.classes
+    }
+
+    /// The segments, in name order.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// The fallback tiers.
+    pub fn tiers(&self) -> &Tiers {
+        &self.tiers
+    }
+
+    /// What page code and the upstream origin may see of a decision.
+    pub fn exposure(&self) -> &Exposure {
+        &self.exposure
     }
 
     /// The class called `name`.
