@@ -1,4 +1,4 @@
-// The gate's wasm build in Node (build/pkg/node), next to npm `jose` and
+// The gate's wasm build in Node (build/bench-pkg/node), next to npm `jose` and
 // Node's own Ed25519 on the same bundles. Run by pkg-scripts/bench:
 //   node benches/wasm.mjs [--out build/bench/wasm.json] [--quick]
 // Each figure is the median per-operation time of a few timed batches (after a
@@ -7,7 +7,13 @@ import { createPrivateKey, createPublicKey, sign as edSign, verify as edVerify }
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import * as jose from "jose";
-import { sg, POLICY, claims, newKey, now } from "../tests/js/helpers.mjs";
+import { createRequire } from "node:module";
+import { ROOT, POLICY, claims, newKey, now } from "../tests/js/helpers.mjs";
+
+// The Node build with benchmark hooks (`pkg-scripts/build bench-pkg`): the
+// shipped code plus `Gate.benchmarkCachedDecision`, which times the repeat
+// visitor's decision inside wasm.
+const sg = createRequire(import.meta.url)(`${ROOT}/build/bench-pkg/node/signalgate.js`);
 
 const args = process.argv.slice(2);
 const OUT = args.includes("--out") ? args[args.indexOf("--out") + 1] : null;
