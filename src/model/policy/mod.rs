@@ -233,16 +233,24 @@ pub struct PolicyError {
     pub problems: Vec<PolicyProblem>,
 }
 
+impl fmt::Display for PolicyProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
 impl fmt::Display for PolicyError {
+    /// One line: `policy has 2 problems: a.b: ...; c: ...` (each problem is
+    /// also in [`PolicyError::problems`], to print one per line).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.problems.len();
         write!(f, "policy has {n} problem{}", if n == 1 { "" } else { "s" })?;
-        for p in &self.problems {
-            if p.path.is_empty() {
-                write!(f, "\n  {}", p.message)?;
-            } else {
-                write!(f, "\n  {}: {}", p.path, p.message)?;
-            }
+        for (i, p) in self.problems.iter().enumerate() {
+            write!(f, "{}{p}", if i == 0 { ": " } else { "; " })?;
         }
         Ok(())
     }
