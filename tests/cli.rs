@@ -176,12 +176,177 @@ fn policy_check_and_diff() {
 }
 
 #[test]
-fn usage_errors_are_one_clear_line() {
+fn usage_errors_exit_2_with_a_hint() {
+    // A missing required option, an unknown subcommand, an unknown option:
+    // usage errors (status 2, clap's wording), unlike failed operations (1).
     let out = run(&["verify"]);
-    assert!(!out.status.success());
-    assert!(text(&out.stderr).starts_with("error: `--keys` is required"));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).starts_with("error: the following required arguments were not provided"));
+    assert!(text(&out.stderr).contains("--keys <JWKS>"), "{}", text(&out.stderr));
+    let out = run(&["policy", "diff", "old.json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let out = run(&["frobnicate"]);
-    assert!(text(&out.stderr).starts_with("error: unknown command `frobnicate`"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("error: unrecognized subcommand 'frobnicate'"), "{}", text(&out.stderr));
+    let out = run(&["verfy"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("similar subcommand exists: 'verify'"), "{}", text(&out.stderr));
     let out = run(&["inspect", "--bogus", "x"]);
-    assert!(text(&out.stderr).starts_with("error: unknown option `--bogus`"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("error: unexpected argument '--bogus'"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("tip:"), "{}", text(&out.stderr));
+    let out = run(&["verify", "--key", "k.jwks", "b.jws"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("similar argument exists: '--keys'"), "{}", text(&out.stderr));
+    let out = run(&["verify", "--keys", "k.jwks", "--now", "soon", "b.jws"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("Usage: signalgate <COMMAND>"), "{}", text(&out.stderr));
+    // A failed operation is 1, one lowercase line naming the input.
+    let out = run(&["inspect", "/nonexistent/b.jws"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.starts_with("error: reading `/nonexistent/b.jws`: ") && err.lines().count() == 1, "{err}");
+}
+
+#[test]
+fn help_and_version() {
+    for args in [&["--help"][..], &["-h"], &["help"], &["eval", "--help"], &["policy", "diff", "--help"]] {
+        let out = run(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("Usage: signalgate"), "{args:?}: {}", text(&out.stdout));
+    }
+    let help = text(&run(&["--help"]).stdout);
+    for word in ["keygen", "sign", "verify", "inspect", "eval", "policy", "completions", "Exit status", "usage error"] {
+        assert!(help.contains(word), "{word}: {help}");
+    }
+    for sub in ["keygen", "sign", "verify", "inspect", "eval", "completions", "policy check", "policy diff"] {
+        let mut args: Vec<&str> = sub.split(' ').collect();
+        args.push("-h");
+        let out = run(&args);
+        assert!(out.status.success(), "{sub}");
+        assert!(text(&out.stdout).contains("Example:\n  signalgate "), "{sub}: {}", text(&out.stdout));
+    }
+    let eval = text(&run(&["eval", "--help"]).stdout);
+    assert!(eval.contains("--context <CONTEXT>") && eval.contains("\"purposes\""), "{eval}");
+    assert!(eval.contains("[default: signalgate]"), "{eval}");
+    let out = run(&["--version"]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout), format!("signalgate {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn completion_scripts() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        assert!(script.contains("signalgate") && script.contains("policy"), "{shell}: {script}");
+    }
+    assert_eq!(run(&["completions", "tcsh"]).status.code(), Some(2));
+}
+
+/// A validly signed bundle whose header `kid` and `typ` could repaint and
+/// reorder a terminal.
+const HOSTILE_KID: &str = "\u{1b}[31mred\u{202e}gnp.exe\u{9b}2J\u{7}";
+
+fn hostile_bundle(dir: &Path, typ: &str) -> String {
+    use signalgate::bundle::{jws, SigningKey};
+    let key = SigningKey::from_seed(&[7; 32], None);
+    let header = serde_json::json!({ "alg": "EdDSA", "typ": typ, "kid": HOSTILE_KID });
+    let token = jws::sign_compact(&header, claims(NOW, "hiking").as_bytes(), &key);
+    let path = dir.join(format!("hostile-{}.jws", typ.len()));
+    std::fs::write(&path, token).unwrap();
+    path.to_str().unwrap().into()
+}
+
+fn assert_no_raw_controls(what: &str, out: &Output) {
+    for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let s = text(bytes);
+        let bad = s
+            .chars()
+            .find(|&c| (c.is_control() && c != '\n') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'));
+        assert_eq!(bad, None, "{what}: raw control character on {stream}: {s:?}");
+        assert!(!bytes.contains(&0x1b), "{what}: ESC on {stream}");
+    }
+}
+
+#[test]
+fn untrusted_text_is_printed_escaped() {
+    let dir = scratch("hostile");
+    let (_, keys) = keygen(&dir);
+    let bundle = hostile_bundle(&dir, "signalgate-bundle+jwt");
+
+    let inspect = run(&["inspect", &bundle]);
+    assert!(inspect.status.success(), "{}", text(&inspect.stderr));
+    assert_no_raw_controls("inspect", &inspect);
+    let s = text(&inspect.stdout);
+    assert!(s.contains(r#""kid": "\u001b[31mred\u202egnp.exe\u009b2J\u0007""#), "{s}");
+    // Still JSON after the label, with the same kid.
+    let json: serde_json::Value = serde_json::from_str(s.split_once('\n').unwrap().1).unwrap();
+    assert_eq!(json["header"]["kid"], HOSTILE_KID);
+
+    let verify = run(&["verify", "--keys", &keys, "--now", &(NOW + 10).to_string(), &bundle]);
+    assert_eq!(verify.status.code(), Some(1));
+    assert_no_raw_controls("verify", &verify);
+    let err = text(&verify.stderr);
+    assert!(err.contains(r"no active key with `kid` `\u{1b}[31mred\u{202e}gnp.exe\u{9b}2J\u{7}`"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    let ctx = context(&dir, false);
+    let policy = concat!(env!("CARGO_MANIFEST_DIR"), "/www/policy.json");
+    let eval = run(&["eval", "--policy", policy, "--keys", &keys, "--context", &ctx, &bundle]);
+    assert!(eval.status.success(), "{}", text(&eval.stderr));
+    assert_no_raw_controls("eval", &eval);
+    assert!(text(&eval.stdout).contains(r"`\u{1b}[31mred\u{202e}"), "{}", text(&eval.stdout));
+    let eval = run(&["eval", "--json", "--policy", policy, "--keys", &keys, "--context", &ctx, &bundle]);
+    assert_no_raw_controls("eval --json", &eval);
+    let d: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    assert!(d["error"]["message"].as_str().unwrap().contains(HOSTILE_KID));
+
+    // An error message quoting the header (a foreign `typ`).
+    let foreign = hostile_bundle(&dir, "x\u{1b}]0;owned\u{7}\u{2066}");
+    let inspect = run(&["inspect", &foreign]);
+    assert_eq!(inspect.status.code(), Some(1));
+    assert_no_raw_controls("inspect foreign typ", &inspect);
+    assert!(text(&inspect.stderr).contains(r"found `x\u{1b}]0;owned\u{7}\u{2066}`"), "{}", text(&inspect.stderr));
+}
+
+#[test]
+fn policy_problems_quoting_input_are_escaped() {
+    let dir = scratch("hostile-policy");
+    let policy = concat!(env!("CARGO_MANIFEST_DIR"), "/www/policy.json");
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, std::fs::read_to_string(policy).unwrap().replacen("\"180d\"", r#""\u001b[2J\u202e""#, 1))
+        .unwrap();
+    let out = run(&["policy", "check", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_no_raw_controls("policy check", &out);
+    assert!(text(&out.stderr).contains(r"classes.interest.ttl: "), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(r"\u{1b}[2J\u{202e}"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let dir = scratch("pipe");
+    let (key, _) = keygen(&dir);
+    let bundle = std::fs::read_to_string(sign(&key, &dir, "b", &claims(NOW, "hiking"))).unwrap();
+    for args in [&["inspect", "-"][..], &["inspect"], &["completions", "bash"]] {
+        let mut child =
+            bin().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        // The reader goes away before the command has read its input, so
+        // its first write meets a closed pipe.
+        drop(child.stdout.take());
+        let mut stdin = child.stdin.take().unwrap();
+        let _ = stdin.write_all(bundle.as_bytes());
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        let err = text(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert_eq!(err, "", "{args:?}");
+    }
 }

@@ -13,7 +13,7 @@ pub fn run(data: &[u8]) -> bool {
     match Policy::from_json(text) {
         Ok(p) => {
             for s in p.segments() {
-                assert!(s.rule.size() <= signalgate::model::policy::rule::MAX_RULE_NODES, "unbounded rule accepted");
+                assert!(s.rule.size() <= signalgate::model::policy::MAX_RULE_NODES, "unbounded rule accepted");
             }
             true
         }

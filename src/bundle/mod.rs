@@ -22,15 +22,17 @@
 //! assert_eq!(late.unwrap_err().code(), "expired");
 //! ```
 
-pub mod error;
+mod error;
+/// The compact JWS codec on its own (no claims): public for other uses of
+/// EdDSA JWS and for the published test vectors.
 pub mod jws;
-pub mod keys;
-pub mod revocation;
-pub mod signer;
-pub mod verify;
+mod keys;
+mod revocation;
+mod signer;
+mod verify;
 
 pub use error::{BundleError, KeyError, Part};
-pub use keys::{thumbprint, Jwk, KeySet, PublicKey, SigningKey};
+pub use keys::{thumbprint, Jwk, KeySet, PublicKey, SigningKey, MAX_KEYS};
 pub use revocation::Revocations;
 pub use signer::Signer;
 pub use verify::{Expectations, UnverifiedBundle, VerifiedBundle, DEFAULT_SKEW, MAX_BUNDLE_BYTES};

@@ -1,10 +1,10 @@
 //! The gate: evaluation of a verified bundle under a policy in a request
 //! context, producing a [`Decision`]. Pure: no clock, no I/O, no JS.
 
-pub mod context;
-pub mod decision;
-pub mod evaluate;
-pub mod gate;
+mod context;
+mod decision;
+mod evaluate;
+mod gate;
 
 pub use context::Context;
 pub use decision::{

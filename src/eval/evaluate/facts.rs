@@ -2,8 +2,8 @@
 //! evaluated against: the latest confirmation among usable signals by class,
 //! value and category, and which classes have a signal withheld for it.
 
-use crate::model::policy::rule::{Facts, Target};
 use crate::model::policy::Policy;
+use crate::model::policy::{Facts, Target};
 use crate::time::UnixTime;
 
 use super::super::decision::Withheld;

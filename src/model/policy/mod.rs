@@ -11,13 +11,14 @@
 //! ```
 
 mod parse;
-pub mod rule;
+mod rule;
 
 use std::fmt;
 
 use serde::Serialize;
 
-pub use rule::{Rule, Target};
+pub use parse::MAX_POLICY_BYTES;
+pub use rule::{Facts, Rule, Target, Truth, MAX_RULE_DEPTH, MAX_RULE_NODES};
 
 use crate::codec::fnv::NameMap;
 
