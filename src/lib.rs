@@ -1,21 +1,40 @@
 #![doc = include_str!("../README.md")]
+// (missing_docs is turned on once every public item is documented)
+#![warn(rustdoc::broken_intra_doc_links)]
 
-pub mod bundle;
+// Modules in the order data flows through them: time and the leaf codecs,
+// the plain model (signals, consent, the policy), signed bundles, the pure
+// evaluator, serving without a JS runtime, then the bindings.
+pub mod time;
 pub mod codec;
-pub mod eval;
 pub mod failure;
+pub mod model;
+pub mod bundle;
+pub mod eval;
+pub mod serve;
 #[cfg(feature = "html")]
 pub mod html;
-pub mod model;
-pub mod serve;
-pub mod time;
 
 #[cfg(any(feature = "js", feature = "worker"))]
 pub mod clock;
 #[cfg(feature = "js")]
 pub mod js;
-
 #[cfg(feature = "worker")]
 pub mod worker;
 
-pub use time::{Span, UnixTime};
+// The types most callers need, in the same order.
+
+// time
+pub use time::{Span, UnixTime, CLOCK_SKEW};
+// the failure vocabulary
+pub use failure::FailureCode;
+// model
+pub use model::{Claims, Policy, PolicyError, Signal};
+// bundle
+pub use bundle::{
+    BundleError, Expectations, KeyError, KeySet, Revocations, Signer, SigningKey, UnverifiedBundle, VerifiedBundle,
+};
+// eval
+pub use eval::{evaluate, Context, Decision, Detail, Evaluator, Gate, Tier};
+// serving
+pub use serve::{BundleCache, PageView};

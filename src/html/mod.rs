@@ -28,6 +28,9 @@ use std::rc::Rc;
 use lol_html::html_content::{ContentType, Element};
 use lol_html::{element, end, HtmlRewriter, OutputSink, Settings};
 
+use crate::serve::markup::{
+    DECISION_SELECTOR, INJECT_SELECTOR, SEGMENT_ATTR, SEGMENT_SELECTOR, TIER_ATTR, TIER_SELECTOR,
+};
 pub use crate::serve::PageView;
 
 /// lol_html settings that apply `view`.
@@ -36,23 +39,23 @@ pub fn settings(view: Rc<PageView>) -> Settings<'static, 'static> {
     let (v1, v2, v3, v4) = (view.clone(), view.clone(), view.clone(), view);
     let (i1, i2) = (injected.clone(), injected);
     Settings::new()
-        .append_element_content_handler(element!("[data-sg-segment]", move |el: &mut Element| {
-            if !v1.keeps_segment(&el.get_attribute("data-sg-segment").unwrap_or_default()) {
+        .append_element_content_handler(element!(SEGMENT_SELECTOR, move |el: &mut Element| {
+            if !v1.keeps_segment(&el.get_attribute(SEGMENT_ATTR).unwrap_or_default()) {
                 el.remove();
             }
             Ok(())
         }))
-        .append_element_content_handler(element!("[data-sg-tier]", move |el: &mut Element| {
-            if !v2.keeps_tier(&el.get_attribute("data-sg-tier").unwrap_or_default()) {
+        .append_element_content_handler(element!(TIER_SELECTOR, move |el: &mut Element| {
+            if !v2.keeps_tier(&el.get_attribute(TIER_ATTR).unwrap_or_default()) {
                 el.remove();
             }
             Ok(())
         }))
-        .append_element_content_handler(element!("script#sg-decision", |el: &mut Element| {
+        .append_element_content_handler(element!(DECISION_SELECTOR, |el: &mut Element| {
             el.remove();
             Ok(())
         }))
-        .append_element_content_handler(element!("head", move |el: &mut Element| {
+        .append_element_content_handler(element!(INJECT_SELECTOR, move |el: &mut Element| {
             if !i1.replace(true) {
                 el.append(&v3.script, ContentType::Html);
             }

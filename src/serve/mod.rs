@@ -8,6 +8,7 @@
 
 mod cache;
 mod config;
+pub mod markup;
 mod request;
 pub mod url;
 mod view;
@@ -15,4 +16,4 @@ mod view;
 pub use cache::{decide_with_cache, entry_bytes, BundleCache, DEFAULT_CAPACITY, DEFAULT_MAX_BYTES};
 pub use config::{EdgeConfig, EdgeError, CACHE_BYTES_RANGE};
 pub use request::{bundle_from, BUNDLE_COOKIE, BUNDLE_HEADER};
-pub use view::{is_page, PageView};
+pub use view::{is_page, PageView, PAGE_TYPES};

@@ -41,15 +41,17 @@ fn script_safe(json: &str) -> String {
 /// ```
 pub fn is_page(content_type: Option<&str>) -> bool {
     let essence = content_type.unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    matches!(essence.as_str(), "" | "text/html" | "application/xhtml+xml")
+    essence.is_empty() || PAGE_TYPES.contains(&essence.as_str())
 }
+
+/// The media types of pages (besides a missing type).
+pub const PAGE_TYPES: [&str; 2] = ["text/html", "application/xhtml+xml"];
 
 impl PageView {
     /// A view for `tier` and `tokens`, with `page_json` (the decision as page
     /// code may see it) injected as `#sg-decision`.
     pub fn new(tier: Tier, tokens: Vec<String>, page_json: String) -> PageView {
-        let script =
-            format!(r#"<script type="application/json" id="sg-decision">{}</script>"#, script_safe(&page_json));
+        let script = super::markup::decision_script(&script_safe(&page_json));
         PageView { tier, tokens, script }
     }
 

@@ -10,8 +10,8 @@
 
 use worker::{Env, Method, Request, Response, Result};
 
-use super::page::VARY;
 use super::state::GateState;
+use crate::serve::markup::VARY;
 use crate::serve::url::query_param;
 
 /// Longest page path `/__sg/decision` accepts.

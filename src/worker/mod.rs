@@ -71,6 +71,14 @@ pub(crate) fn generic_json() -> serde_json::Value {
     serde_json::json!({ "tier": "generic", "segments": [] })
 }
 
+/// The names the JS shim's fail-closed filter needs (selectors, dropped
+/// headers, `Vary`, the generic decision), as JSON, read once when the shim
+/// starts: one source for the Rust filter and the shim.
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = shimConfig)]
+pub fn shim_config() -> String {
+    crate::serve::markup::shim_config_json()
+}
+
 /// Loads the isolate's state and decides for `req` as a request for the page
 /// at `path`; a configuration problem gives the generic decision with its
 /// reason.

@@ -13,21 +13,13 @@ use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Request, Response, Result};
 
 use super::state::{log, GateState};
-use super::{decide_request, generic_json, Decided};
+use super::{decide_request, Decided};
 use crate::eval::{Decision, Tier};
 use crate::model::policy::Field;
 use crate::serve::is_page;
+use crate::serve::markup::{DROPPED_HEADERS, GENERIC_JSON, VARY};
 use crate::serve::url::{path_and_query, path_of};
 use crate::serve::PageView;
-
-/// Request headers not forwarded: the decision headers (so a client cannot
-/// forge them) and the conditional ones (a 304 would let a browser reuse a
-/// page filtered for another decision).
-pub(crate) const DROPPED_HEADERS: [&str; 7] =
-    ["Sg-Segments", "Sg-Tier", "Sg-Decision", "If-None-Match", "If-Modified-Since", "If-Match", "If-Range"];
-
-/// The `Vary` value of every response the gate serves.
-pub(crate) const VARY: &str = "Cookie, Sg-Bundle, Sec-GPC";
 
 /// Serves one page request. Never answers 5xx for a visitor's bundle.
 pub async fn serve(req: Request, env: &Env) -> Result<Response> {
@@ -57,7 +49,7 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
 pub async fn serve_generic(req: Request, env: &Env) -> Result<Response> {
     let upstream = GateState::load(env).await.ok().and_then(|s| s.borrow().config.upstream.clone());
     let resp = fetch_page(req, env, upstream.as_deref(), &Forwarded::generic()).await?;
-    finish(resp, PageView::new(Tier::Generic, Vec::new(), generic_json().to_string()), true)
+    finish(resp, PageView::new(Tier::Generic, Vec::new(), GENERIC_JSON.to_string()), true)
 }
 
 /// The decision headers sent upstream, as the policy's upstream exposure allows.
@@ -78,7 +70,7 @@ impl Forwarded {
     }
 
     fn generic() -> Forwarded {
-        Forwarded { tier: Some("generic".into()), segments: Some(String::new()), decision: generic_json().to_string() }
+        Forwarded { tier: Some("generic".into()), segments: Some(String::new()), decision: GENERIC_JSON.to_string() }
     }
 }
 

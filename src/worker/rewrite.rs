@@ -10,6 +10,9 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use crate::serve::markup::{
+    DECISION_SELECTOR, INJECT_SELECTOR, SEGMENT_ATTR, SEGMENT_SELECTOR, TIER_ATTR, TIER_SELECTOR,
+};
 use crate::serve::PageView;
 
 #[wasm_bindgen]
@@ -57,24 +60,24 @@ pub fn apply(view: PageView, response: web_sys::Response) -> Result<web_sys::Res
     let (i1, i2) = (injected.clone(), injected);
     HtmlRewriter::new()
         .on(
-            "[data-sg-segment]",
+            SEGMENT_SELECTOR,
             &handlers("element", move |el| {
-                if !v1.keeps_segment(&el.get_attribute("data-sg-segment").unwrap_or_default()) {
+                if !v1.keeps_segment(&el.get_attribute(SEGMENT_ATTR).unwrap_or_default()) {
                     el.remove();
                 }
             }),
         )
         .on(
-            "[data-sg-tier]",
+            TIER_SELECTOR,
             &handlers("element", move |el| {
-                if !v2.keeps_tier(&el.get_attribute("data-sg-tier").unwrap_or_default()) {
+                if !v2.keeps_tier(&el.get_attribute(TIER_ATTR).unwrap_or_default()) {
                     el.remove();
                 }
             }),
         )
-        .on("script#sg-decision", &handlers("element", |el| el.remove()))
+        .on(DECISION_SELECTOR, &handlers("element", |el| el.remove()))
         .on(
-            "head",
+            INJECT_SELECTOR,
             &handlers("element", move |el| {
                 if !i1.replace(true) {
                     el.append(&v3.script, &html_option());

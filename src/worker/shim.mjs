@@ -4,9 +4,10 @@
 // workerd's built-in HTMLRewriter. The visitor never sees a 5xx for that.
 import * as gate from "./index.js";
 
-const GENERIC_JSON = '{"tier":"generic","segments":[]}';
-const GENERIC = `<script type="application/json" id="sg-decision">${GENERIC_JSON}</script>`;
-const DROPPED = ["sg-segments", "sg-tier", "sg-decision", "if-none-match", "if-modified-since", "if-match", "if-range"];
+// Selectors, dropped headers, Vary and the generic decision come from the
+// Rust side (src/serve/markup.rs), read once here, so this fallback filter
+// and the gate's own cannot drift apart.
+const C = JSON.parse(gate.shimConfig());
 
 // The upstream target as the Rust side builds it: the configured base, then
 // the request's path and query. A path such as `//evil.example/x` stays a
@@ -22,10 +23,10 @@ function upstreamTarget(base, url) {
 function failsafeRequest(request, env) {
   const url = new URL(request.url);
   const headers = new Headers(request.headers);
-  for (const h of DROPPED) headers.delete(h);
+  for (const h of C.droppedHeaders) headers.delete(h);
   headers.set("Sg-Tier", "generic");
   headers.set("Sg-Segments", "");
-  headers.set("Sg-Decision", GENERIC_JSON);
+  headers.set("Sg-Decision", C.genericJson);
   const init = { method: request.method, headers, redirect: "manual" };
   if (request.method !== "GET" && request.method !== "HEAD") init.body = request.body;
   if (env.SG_UPSTREAM) {
@@ -37,13 +38,13 @@ function failsafeRequest(request, env) {
 // Pages the filter must see: HTML, XHTML, or no type at all.
 function isPage(contentType) {
   const essence = (contentType || "").split(";")[0].trim().toLowerCase();
-  return essence === "" || essence === "text/html" || essence === "application/xhtml+xml";
+  return essence === "" || C.pageTypes.includes(essence);
 }
 
 async function failClosed(request, env) {
   const url = new URL(request.url);
   if (url.pathname.startsWith("/__sg/")) {
-    return Response.json({ tier: "generic", segments: [] }, { status: 503, headers: { "Cache-Control": "private, no-store" } });
+    return new Response(C.genericJson, { status: 503, headers: { "Content-Type": "application/json", "Cache-Control": "private, no-store" } });
   }
   let upstream;
   try {
@@ -54,23 +55,23 @@ async function failClosed(request, env) {
   }
   const headers = new Headers(upstream.headers);
   headers.set("Cache-Control", "private, no-store");
-  headers.append("Vary", "Cookie, Sg-Bundle, Sec-GPC");
+  headers.append("Vary", C.vary);
   headers.set("Sg-Tier", "generic");
   for (const h of ["content-length", "etag", "last-modified"]) headers.delete(h);
   const plain = new Response(upstream.body, { status: upstream.status, headers });
   if ([101, 204, 205, 304].includes(upstream.status) || !isPage(headers.get("Content-Type"))) return plain;
   let injected = false;
   return new HTMLRewriter()
-    .on("[data-sg-segment]", { element(e) { e.remove(); } })
-    .on("[data-sg-tier]", {
+    .on(C.segmentSelector, { element(e) { e.remove(); } })
+    .on(C.tierSelector, {
       element(e) {
-        const tiers = (e.getAttribute("data-sg-tier") || "").split(/[|,\s]+/);
+        const tiers = (e.getAttribute(C.tierAttr) || "").split(/[|,\s]+/);
         if (!tiers.includes("generic")) e.remove();
       },
     })
-    .on("script#sg-decision", { element(e) { e.remove(); } })
-    .on("head", { element(e) { if (!injected) { injected = true; e.append(GENERIC, { html: true }); } } })
-    .onDocument({ end(end) { if (!injected) { injected = true; end.append(GENERIC, { html: true }); } } })
+    .on(C.decisionSelector, { element(e) { e.remove(); } })
+    .on(C.injectSelector, { element(e) { if (!injected) { injected = true; e.append(C.genericScript, { html: true }); } } })
+    .onDocument({ end(end) { if (!injected) { injected = true; end.append(C.genericScript, { html: true }); } } })
     .transform(plain);
 }
 
