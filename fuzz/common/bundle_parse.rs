@@ -1,5 +1,5 @@
 // The body of the `bundle_parse` fuzz target, included (`include!`) by
-// `fuzz/fuzz_targets/bundle_parse.rs` and by `tests/fuzz_replay.rs` so that
+// `fuzz/fuzz_targets/bundle_parse.rs` and by `tests/it/fuzz_replay.rs` so that
 // the seed corpus is replayed by the ordinary test run.
 
 use std::sync::OnceLock;

@@ -1,5 +1,5 @@
 // The body of the `policy_parse` fuzz target, included (`include!`) by
-// `fuzz/fuzz_targets/policy_parse.rs` and by `tests/fuzz_replay.rs`.
+// `fuzz/fuzz_targets/policy_parse.rs` and by `tests/it/fuzz_replay.rs`.
 
 use signalgate::model::Policy;
 

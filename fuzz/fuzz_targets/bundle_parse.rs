@@ -1,6 +1,6 @@
 //! Fuzz target: arbitrary bytes as a bundle (`UnverifiedBundle::parse`, then
 //! `verify` against a fixed key set) and as a key set (`KeySet::from_json`).
-//! The body is shared with `tests/fuzz_replay.rs`, which replays the seed
+//! The body is shared with `tests/it/fuzz_replay.rs`, which replays the seed
 //! corpus in `fuzz/seeds/bundle_parse/` in the normal test run.
 
 #![no_main]

@@ -1,5 +1,5 @@
 //! Fuzz target: arbitrary bytes as a policy document (`Policy::from_json`).
-//! The body is shared with `tests/fuzz_replay.rs`, which replays the seeds in
+//! The body is shared with `tests/it/fuzz_replay.rs`, which replays the seeds in
 //! `fuzz/seeds/policy_parse/` in the normal test run.
 
 #![no_main]

@@ -1,5 +1,5 @@
 //! One golden evaluator case and how it is decided, shared by
-//! `tests/eval_golden.rs` (natively, from the case files) and the portable
+//! `tests/it/eval_golden.rs` (natively, from the case files) and the portable
 //! checks (in Node and Chromium, from the embedded `all.json`).
 
 use serde::{Deserialize, Serialize};

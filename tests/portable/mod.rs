@@ -1,5 +1,5 @@
 //! Checks that must give the same results natively, in Node and in headless
-//! Chromium. Each is a plain function; `tests/portable_native.rs`,
+//! Chromium. Each is a plain function; `tests/it/main.rs`,
 //! `tests/wasm_node.rs` and `tests/wasm_browser.rs` run them in each place.
 //! Data comes in with `include_str!` so no file system is needed.
 
@@ -44,7 +44,7 @@ use signalgate::UnixTime;
 const WYCHEPROOF: &str = include_str!("../vectors/ed25519/wycheproof_ed25519_test.json");
 const POLICY: &str = include_str!("../../www/policy.json");
 
-fn unhex(s: &str) -> Vec<u8> {
+pub fn unhex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
 

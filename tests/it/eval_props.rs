@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg(not(target_arch = "wasm32"))]
 //! Property tests for the evaluator (the architecture's invariants) over
 //! random policies, bundles and contexts:

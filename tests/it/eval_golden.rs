@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Golden vectors for the evaluator: every `tests/vectors/eval/*.json` case
 //! (format in `tests/vectors/eval/README.md`) is decided through the real
 //! path (sign with a fixed key, `Gate::decide`) and compared with its
@@ -14,10 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-#[path = "portable/eval_cases.rs"]
-mod eval_cases;
-
-use eval_cases::{decide_case, Case};
+use crate::portable::eval_cases::{decide_case, Case};
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/eval")

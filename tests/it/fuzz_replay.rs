@@ -1,11 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Replays the seed corpus of the `bundle_parse` fuzz target natively, with
 //! the target's own body, so that `cargo test` covers it without nightly or
 //! cargo-fuzz. Files named `ok-*` must verify; files named `keys-*` must be
 //! accepted as a key set; nothing else may verify.
 
 mod target {
-    include!("../fuzz/common/bundle_parse.rs");
+    include!("../../fuzz/common/bundle_parse.rs");
 }
 
 const SEEDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/bundle_parse");
@@ -44,7 +43,7 @@ fn every_prefix_of_the_valid_seed_is_handled() {
 }
 
 mod policy_target {
-    include!("../fuzz/common/policy_parse.rs");
+    include!("../../fuzz/common/policy_parse.rs");
 }
 
 /// Replays `fuzz/seeds/policy_parse/`: files named `ok-*` must parse, all

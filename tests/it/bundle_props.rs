@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Property tests for signed bundles: no single-byte change and no
 //! truncation of a valid bundle verifies, arbitrary input never panics the
 //! parser, and signing then verifying returns the claims that were signed.

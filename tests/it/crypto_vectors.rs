@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Published Ed25519 and JWS test vectors, run through signalgate's key
 //! import and JWS codec. Sources are noted in `tests/vectors/ed25519/README.md`.
 //!
@@ -20,14 +19,7 @@ fn read_vector_file(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
 }
 
-fn unhex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd-length hex {s:?}");
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::fixtures::{hex, unhex};
 
 fn array<const N: usize>(bytes: &[u8]) -> [u8; N] {
     <[u8; N]>::try_from(bytes).unwrap_or_else(|_| panic!("expected {N} bytes, found {}", bytes.len()))

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Negative security suite for signed signal bundles.
 //!
 //! Every row of the tables builds one bad (or boundary) token from a valid
@@ -1054,10 +1053,7 @@ fn x_of(seed: &[u8; 32]) -> String {
     b64::encode(SigningKey::from_seed(seed, None).public_key().verifying_key().as_bytes())
 }
 
-fn unhex32(s: &str) -> [u8; 32] {
-    let v: Vec<u8> = (0..64).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect();
-    <[u8; 32]>::try_from(v).unwrap()
-}
+use crate::fixtures::unhex32;
 
 #[test]
 fn key_set_errors() {
