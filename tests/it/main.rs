@@ -26,6 +26,7 @@ mod crypto_vectors;
 mod eval_golden;
 mod eval_props;
 mod fuzz_replay;
+mod layers;
 
 /// The portable checks, natively (the same functions run in Node and Chromium).
 mod portable_native {
