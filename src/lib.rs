@@ -1,5 +1,5 @@
 #![doc = include_str!("../README.md")]
-// (missing_docs is turned on once every public item is documented)
+#![warn(missing_docs)]
 #![warn(rustdoc::broken_intra_doc_links)]
 
 // Modules in the order data flows through them: time and the leaf codecs,

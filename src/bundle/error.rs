@@ -11,8 +11,11 @@ use crate::time::{Span, UnixTime};
 /// The part of a compact JWS a problem was found in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
+    /// The protected header, the first part.
     Header,
+    /// The payload (the claims), the second part.
     Payload,
+    /// The signature, the third part.
     Signature,
 }
 
@@ -34,43 +37,111 @@ impl fmt::Display for Part {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BundleError {
     /// Larger than the limit; checked before any parsing.
-    TooLarge { size: usize, max: usize },
+    TooLarge {
+        /// The token's length in bytes.
+        size: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
     /// Not three dot-separated base64url parts.
     NotCompactJws,
     /// A part is not canonical unpadded base64url.
-    Base64 { part: Part },
+    Base64 {
+        /// The part that does not decode.
+        part: Part,
+    },
     /// A part is not the JSON it should be.
-    Json { part: Part, detail: String },
+    Json {
+        /// The part that does not parse (the header or the payload).
+        part: Part,
+        /// What the JSON parser reported.
+        detail: String,
+    },
     /// A JSON object repeats a member name.
-    DuplicateMember { part: Part, name: String },
+    DuplicateMember {
+        /// The part with the repeated member (the header or the payload).
+        part: Part,
+        /// The repeated member name.
+        name: String,
+    },
     /// `alg` is not `EdDSA`.
-    UnsupportedAlgorithm { alg: String },
+    UnsupportedAlgorithm {
+        /// The header's `alg`.
+        alg: String,
+    },
     /// The header has no `kid`.
     MissingKeyId,
     /// `typ` does not name a signalgate bundle.
-    WrongType { typ: Option<String> },
+    WrongType {
+        /// The header's `typ`; `None` when it is missing.
+        typ: Option<String>,
+    },
     /// `crit` lists an extension this gate does not implement, or is malformed.
-    UnsupportedCritical { name: String },
+    UnsupportedCritical {
+        /// The first name in `crit`, or `[]` for an empty list.
+        name: String,
+    },
     /// No key with this `kid` in the key set (never seen, or retired).
-    UnknownKey { kid: String },
+    UnknownKey {
+        /// The `kid` the header names.
+        kid: String,
+    },
     /// The signature does not verify.
     BadSignature,
     /// Past `exp` (allowing for skew).
-    Expired { expired_at: UnixTime, now: UnixTime },
-    /// Before `nbf` (allowing for skew).
-    NotYetValid { not_before: UnixTime, now: UnixTime },
+    Expired {
+        /// The bundle's `exp`.
+        expired_at: UnixTime,
+        /// The verification time.
+        now: UnixTime,
+    },
+    /// Before `nbf` or `iat` (allowing for skew).
+    NotYetValid {
+        /// The bundle's `nbf`, or its `iat` when `nbf` passed and `iat` did not.
+        not_before: UnixTime,
+        /// The verification time.
+        now: UnixTime,
+    },
     /// `aud` is not this gate's audience.
-    WrongAudience { expected: String, found: String },
+    WrongAudience {
+        /// This gate's audience.
+        expected: String,
+        /// The bundle's `aud`.
+        found: String,
+    },
     /// `ten` is not this gate's tenant.
-    WrongTenant { expected: String, found: String },
+    WrongTenant {
+        /// The tenant the verifier expects.
+        expected: String,
+        /// The bundle's `ten`.
+        found: String,
+    },
     /// A claim breaks the schema.
-    InvalidClaim { field: String, problem: String },
+    InvalidClaim {
+        /// The claim's path in the payload (`exp`, `sig[2].val`, ...).
+        field: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// The bundle id or subject has been revoked.
-    Revoked { what: &'static str },
+    Revoked {
+        /// What matched the revocation list: `id` (the `jti`) or `subject` (the `sub`).
+        what: &'static str,
+    },
     /// `exp - iat` is longer than the gate accepts.
-    LifetimeTooLong { lifetime: Span, max: Span },
+    LifetimeTooLong {
+        /// The bundle's `exp - iat`.
+        lifetime: Span,
+        /// The longest lifetime the gate accepts.
+        max: Span,
+    },
     /// The key that signed the bundle may not sign for its tenant.
-    KeyNotForTenant { kid: String, tenant: String },
+    KeyNotForTenant {
+        /// The `kid` of the key that signed the bundle.
+        kid: String,
+        /// The bundle's `ten`.
+        tenant: String,
+    },
 }
 
 impl fmt::Display for BundleError {
@@ -167,27 +238,57 @@ impl BundleError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyError {
     /// Not the JSON a JWK or JWK Set should be.
-    Json { detail: String },
+    Json {
+        /// What the JSON parser reported.
+        detail: String,
+    },
     /// A member has the wrong value (`kty`, `crv`, `alg`, `use`, `key_ops`).
-    Unsupported { member: &'static str, found: String },
+    Unsupported {
+        /// The member's name.
+        member: &'static str,
+        /// Its value (for `key_ops`, the first entry that is not `verify` or `sign`).
+        found: String,
+    },
     /// `x` or `d` is not 32 bytes of canonical base64url.
-    BadKeyBytes { member: &'static str },
+    BadKeyBytes {
+        /// `x` or `d`.
+        member: &'static str,
+    },
     /// The public key is not a valid curve point or has small order.
     WeakPublicKey,
     /// `d` does not belong to `x`.
     Mismatch,
     /// Two keys in a set share a `kid`.
-    DuplicateKid { kid: String },
-    /// A `kid` that is not an identifier.
-    BadKid { kid: String },
+    DuplicateKid {
+        /// The repeated `kid`.
+        kid: String,
+    },
+    /// A `kid` that is not an identifier, or a tenant in a key-to-tenant
+    /// binding that is not one.
+    BadKid {
+        /// The `kid`; for a bad tenant, `KID: tenant "TENANT"`.
+        kid: String,
+    },
     /// A public key set carries private key material.
-    PrivateInPublicSet { kid: String },
-    /// The key set is empty or too large.
-    SetSize { found: usize },
+    PrivateInPublicSet {
+        /// The `kid` of the key that has `d`.
+        kid: String,
+    },
+    /// The key set is empty or holds more than [`MAX_KEYS`](crate::bundle::MAX_KEYS) keys.
+    SetSize {
+        /// How many keys it holds.
+        found: usize,
+    },
     /// The operating system or browser gave no randomness.
-    Randomness { detail: String },
+    Randomness {
+        /// The error the randomness source reported.
+        detail: String,
+    },
     /// A key-to-tenant binding names a `kid` the set does not hold.
-    UnknownKidInBinding { kid: String },
+    UnknownKidInBinding {
+        /// The `kid` missing from the set.
+        kid: String,
+    },
 }
 
 impl fmt::Display for KeyError {

@@ -22,9 +22,12 @@ use crate::codec::json;
 /// unless `crit` names them.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Header {
+    /// The signature algorithm; parsing refuses anything but `EdDSA`.
     pub alg: String,
+    /// The id of the signing key; bundles require one that is not empty.
     #[serde(default)]
     pub kid: Option<String>,
+    /// The media type; bundles require `signalgate-bundle+jwt` (any case).
     #[serde(default)]
     pub typ: Option<String>,
     /// Absent, or a list; `"crit": null` is malformed, not absent.
@@ -43,8 +46,11 @@ fn present_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Str
 pub struct CompactJws<'a> {
     /// `BASE64URL(header) '.' BASE64URL(payload)`, the signed bytes.
     pub signing_input: &'a str,
+    /// The decoded protected header.
     pub header: Header,
+    /// The decoded payload bytes.
     pub payload: Vec<u8>,
+    /// The decoded Ed25519 signature.
     pub signature: [u8; 64],
 }
 

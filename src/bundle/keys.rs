@@ -28,19 +28,28 @@ pub const MAX_KEYS: usize = 16;
 /// A JWK as it travels: only the members signalgate reads.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Jwk {
+    /// The key type; must be `OKP`.
     pub kty: String,
+    /// The curve; must be `Ed25519` (empty when absent).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub crv: String,
+    /// The public key: 32 bytes in unpadded base64url.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub x: String,
+    /// The private key (the RFC 8032 seed): 32 bytes in unpadded base64url.
+    /// Only in private JWKs; a public key set that carries it is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub d: Option<String>,
+    /// The key id, an identifier; without one, a key gets its RFC 7638 thumbprint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
+    /// The algorithm; if present, must be `EdDSA`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alg: Option<String>,
+    /// `use`: the intended use; if present, must be `sig`.
     #[serde(rename = "use", default, skip_serializing_if = "Option::is_none")]
     pub use_: Option<String>,
+    /// The permitted operations; if present, each must be `verify` or `sign`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_ops: Option<Vec<String>>,
 }

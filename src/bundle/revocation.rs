@@ -13,8 +13,10 @@ use super::verify::VerifiedBundle;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Revocations {
+    /// Revoked bundle ids (`jti`).
     #[serde(default)]
     pub bundles: BTreeSet<String>,
+    /// Revoked subjects (`sub`): every bundle of each, new ones too.
     #[serde(default)]
     pub subjects: BTreeSet<String>,
 }

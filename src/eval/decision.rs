@@ -33,9 +33,14 @@ impl Tier {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Freshness {
+    /// Some signal passed every check that does not depend on the purpose.
     Fresh,
+    /// None did, but some signal was soft-expired and not reconfirmed.
     Stale,
+    /// None did and none was soft-expired, but some signal was past its expiry.
     Expired,
+    /// No signal passed or expired: there were none, all were withheld for
+    /// other reasons, or there was no usable bundle.
     Absent,
 }
 
@@ -113,16 +118,21 @@ pub struct Withholding {
     /// `None` when the reason applies whatever the purpose.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
+    /// Why it was withheld.
     pub reason: Withheld,
 }
 
 /// Why one signal was used or withheld.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SignalReason {
+    /// The signal's `id`.
     pub signal: String,
+    /// The signal's class (`cls`).
     pub class: String,
     /// The context purposes it was used for (empty: withheld).
     pub used_for: Vec<String>,
+    /// Each withholding: one for all purposes, or one per context purpose it
+    /// was not used for.
     pub withheld: Vec<Withholding>,
 }
 
@@ -130,9 +140,13 @@ pub struct SignalReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SegmentOutcome {
+    /// The rule held and the confidence sufficed: the token is in the decision.
     Emitted,
+    /// The rule is false or unknown for the segment's purpose.
     RuleNotSatisfied,
+    /// The segment's purpose is not among the context's purposes.
     PurposeNotInContext,
+    /// The rule held but the bundle's `idc` is below the policy's threshold.
     IdentityConfidenceBelowThreshold,
     /// The rule held but the curated tier needs more segments.
     BelowCuratedMinimum,
@@ -154,14 +168,18 @@ impl SegmentOutcome {
 /// One segment's outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SegmentReason {
+    /// The segment's name in the policy.
     pub segment: String,
+    /// What happened to its token.
     pub outcome: SegmentOutcome,
 }
 
 /// A signal inside its reconfirmation lead time: prompt the subject.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Expiring {
+    /// The signal's `id`.
     pub signal: String,
+    /// The signal's class (`cls`).
     pub class: String,
     /// When it stops being usable without reconfirmation.
     pub deadline: UnixTime,
@@ -179,24 +197,40 @@ pub struct DecisionError {
 /// The reasons behind a decision: for logs and audit, never for page code.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Reasons {
+    /// One per signal, in bundle order.
     pub signals: Vec<SignalReason>,
+    /// One per segment, in segment-name order.
     pub segments: Vec<SegmentReason>,
 }
 
 /// The gate's decision.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
+    /// The tier; generic on any failure.
     pub tier: Tier,
     /// Permitted opaque segment tokens, in policy order.
     pub segments: Vec<String>,
+    /// Categories of the used signals of classes that expose categories,
+    /// sorted, without repeats; empty below the identity-confidence threshold.
     pub allowed_categories: Vec<String>,
+    /// Values (channel names) of the used signals of classes that expose
+    /// channels, sorted, without repeats; empty below the threshold.
     pub allowed_channels: Vec<String>,
+    /// How fresh the bundle's signals are.
     pub freshness: Freshness,
     /// Identity-resolution confidence of the bundle, if any.
     pub confidence: Option<f64>,
+    /// Used signals inside their reconfirmation lead time, by deadline, then
+    /// signal id.
     pub expiring: Vec<Expiring>,
+    /// Why each signal and segment fared as it did; empty with
+    /// [`Detail::Summary`](crate::eval::Detail::Summary). Never exposed to page
+    /// code or the upstream.
     pub reasons: Reasons,
+    /// The policy's `version`.
     pub policy_version: String,
+    /// The bundle's `jti` when the decision was evaluated from a bundle. Never
+    /// exposed to page code or the upstream.
     pub bundle_id: Option<String>,
     /// Set when the decision is generic because something failed.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -59,7 +59,7 @@ impl Gate {
         self
     }
 
-    /// Accepts bundles up to `bytes` (at most [`MAX_BUNDLE_LIMIT`]) instead of
+    /// Accepts bundles up to `bytes` (capped at 256 KiB, 262,144 bytes) instead of
     /// [`MAX_BUNDLE_BYTES`](crate::bundle::MAX_BUNDLE_BYTES).
     pub fn with_max_bundle_bytes(mut self, bytes: usize) -> Gate {
         self.max_bundle_bytes = bytes.min(MAX_BUNDLE_LIMIT);

@@ -12,4 +12,4 @@ pub use decision::{
     Withholding,
 };
 pub use evaluate::{evaluate, evaluate_summary, without_bundle, Detail, Evaluator};
-pub use gate::Gate;
+pub use gate::{Gate, MAX_BUNDLE_LIMIT};

@@ -57,13 +57,13 @@ pub fn settings(view: Rc<PageView>) -> Settings<'static, 'static> {
         }))
         .append_element_content_handler(element!(INJECT_SELECTOR, move |el: &mut Element| {
             if !i1.replace(true) {
-                el.append(&v3.script, ContentType::Html);
+                el.append(v3.script(), ContentType::Html);
             }
             Ok(())
         }))
         .append_document_content_handler(end!(move |end| {
             if !i2.replace(true) {
-                end.append(&v4.script, ContentType::Html);
+                end.append(v4.script(), ContentType::Html);
             }
             Ok(())
         }))

@@ -55,30 +55,45 @@ pub const MAX_LIST: usize = 16;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Claims {
+    /// `v`: the claims schema version; must be [`CLAIMS_VERSION`] (1).
     #[serde(rename = "v")]
     pub version: u32,
+    /// `iss`: the origin that signed the bundle (a URL or name: 1 to 200 printable
+    /// ASCII characters, no spaces, quotes or backslashes).
     #[serde(rename = "iss")]
     pub issuer: String,
+    /// `sub`: a stable pseudonymous subject id, an identifier (never an email or device id).
     #[serde(rename = "sub")]
     pub subject: String,
+    /// `ten`: the tenant the signals belong to, an identifier.
     #[serde(rename = "ten")]
     pub tenant: String,
+    /// `aud`: the gate deployment the bundle is meant for (a URL or name, like `iss`).
     #[serde(rename = "aud")]
     pub audience: String,
+    /// `iat`: when the bundle was signed, Unix seconds.
     #[serde(rename = "iat")]
     pub issued_at: UnixTime,
+    /// `nbf`: not valid before this, Unix seconds.
     #[serde(rename = "nbf")]
     pub not_before: UnixTime,
+    /// `exp`: not valid from this on, Unix seconds; after both `iat` and `nbf`.
     #[serde(rename = "exp")]
     pub expires_at: UnixTime,
+    /// `jti`: the bundle id, an identifier; revocation lists name it.
     #[serde(rename = "jti")]
     pub bundle_id: String,
+    /// `pv`: the version of the policy the origin applied, an identifier
+    /// (informational: the gate does not compare it).
     #[serde(rename = "pv")]
     pub policy_version: String,
+    /// `idc`: identity-resolution confidence, from 0 to 1.
     #[serde(rename = "idc")]
     pub identity_confidence: f64,
+    /// `cons`: the consent records by id (identifiers), at most [`MAX_CONSENTS`].
     #[serde(rename = "cons")]
     pub consents: BTreeMap<String, ConsentRecord>,
+    /// `sig`: the signals, at most [`MAX_SIGNALS`], with distinct ids.
     #[serde(rename = "sig")]
     pub signals: Vec<Signal>,
 }
@@ -87,23 +102,35 @@ pub struct Claims {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Signal {
+    /// `id`: the signal's id, an identifier, unique within the bundle.
     pub id: String,
+    /// `cls`: the policy class the signal belongs to, an identifier.
     #[serde(rename = "cls")]
     pub class: String,
+    /// `val`: the value, a lowercase vocabulary value (1 to 64 of `a-z 0-9 _ -`),
+    /// never free text.
     #[serde(rename = "val")]
     pub value: String,
+    /// `src`: the source channel the signal was captured on (e.g. `web`), an identifier.
     #[serde(rename = "src")]
     pub source: String,
+    /// `cap`: when it was captured, Unix seconds; at most `iat` plus [`CLOCK_SKEW`].
     #[serde(rename = "cap")]
     pub captured_at: UnixTime,
+    /// `exp`: the signal's own expiry, Unix seconds; after `cap`.
     #[serde(rename = "exp")]
     pub expires_at: UnixTime,
+    /// `rcf`: when the subject last reconfirmed it, Unix seconds (optional); not
+    /// before `cap`, and at most `iat` plus [`CLOCK_SKEW`].
     #[serde(rename = "rcf", default, skip_serializing_if = "Option::is_none")]
     pub reconfirmed_at: Option<UnixTime>,
+    /// `ver`: the signal's version, from 1.
     #[serde(rename = "ver")]
     pub version: u32,
+    /// `con`: the id of its consent record, a key of [`Claims::consents`].
     #[serde(rename = "con")]
     pub consent: String,
+    /// `prv`: the provenance hash, 16 bytes in unpadded base64url (22 characters).
     #[serde(rename = "prv")]
     pub provenance: String,
 }
@@ -119,12 +146,17 @@ impl Signal {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentRecord {
+    /// `st`: where the record stands.
     #[serde(rename = "st")]
     pub status: ConsentStatus,
+    /// `pur`: the purposes consented to, identifiers, at most [`MAX_LIST`].
     #[serde(rename = "pur")]
     pub purposes: Vec<String>,
+    /// `scp`: the scopes the consent covers (each gate serves one, e.g. `web`),
+    /// identifiers, at most [`MAX_LIST`].
     #[serde(rename = "scp")]
     pub scopes: Vec<String>,
+    /// `lb`: the legal basis of the processing.
     #[serde(rename = "lb")]
     pub legal_basis: LegalBasis,
 }
@@ -133,8 +165,11 @@ pub struct ConsentRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentStatus {
+    /// `granted`: the subject agreed to the listed purposes and scopes.
     Granted,
+    /// `denied`: the subject declined; its signals are withheld (`consent_not_granted`).
     Denied,
+    /// `revoked`: the subject withdrew consent; its signals are withheld (`consent_revoked`).
     Revoked,
 }
 
@@ -142,18 +177,26 @@ pub enum ConsentStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LegalBasis {
+    /// `consent`: the subject's consent (Art. 6(1)(a)).
     Consent,
+    /// `contract`: needed for a contract with the subject (Art. 6(1)(b)).
     Contract,
+    /// `legal_obligation`: needed to meet a legal obligation (Art. 6(1)(c)).
     LegalObligation,
+    /// `vital_interest`: needed to protect someone's vital interests (Art. 6(1)(d)).
     VitalInterest,
+    /// `public_task`: needed for a task in the public interest (Art. 6(1)(e)).
     PublicTask,
+    /// `legitimate_interest`: the controller's or a third party's legitimate interests (Art. 6(1)(f)).
     LegitimateInterest,
 }
 
 /// A claim that parsed as JSON but breaks the schema: which field, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimError {
+    /// The claim's path in the payload (`idc`, `cons.c1.pur[0]`, `sig[2].val`, ...).
     pub field: String,
+    /// What is wrong, in one line.
     pub problem: String,
 }
 

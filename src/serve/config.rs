@@ -33,7 +33,9 @@ pub const CACHE_BYTES_RANGE: (usize, usize) = (16 * 1024, 256 * 1024 * 1024);
 /// serves the generic tier.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EdgeError {
+    /// The variable at fault (`SG_AUDIENCE`, `SG_POLICY`, ...).
     pub variable: &'static str,
+    /// What is wrong, in one line.
     pub problem: String,
 }
 
@@ -48,13 +50,17 @@ impl std::error::Error for EdgeError {}
 /// Request-independent settings of the edge gate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EdgeConfig {
+    /// `SG_AUDIENCE`: the `aud` bundles must carry; not empty.
     pub audience: String,
+    /// `SG_TENANT`: the tenant for hosts `SG_TENANTS` does not list, an identifier.
     pub tenant: Option<String>,
     /// Lowercased host -> tenant.
     pub tenants_by_host: BTreeMap<String, String>,
     /// `kid` -> the tenants it may sign for, when keys are tied to tenants.
     pub key_tenants: Option<BTreeMap<String, Vec<String>>>,
+    /// `SG_SCOPE`: the consent scope this gate serves (default `web`).
     pub scope: String,
+    /// `SG_CHANNEL`: the delivery channel (default `web`).
     pub channel: String,
     /// Route prefixes (normalised) and their purposes, longest prefix first.
     pub routes: Vec<(String, Vec<String>)>,

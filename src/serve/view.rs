@@ -8,10 +8,14 @@ use crate::eval::Tier;
 /// exposure-filtered decision JSON for page code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageView {
+    /// The decision's tier; `data-sg-tier` elements that list it are kept.
     pub tier: Tier,
+    /// The permitted segment tokens; a `data-sg-segment` element is kept only
+    /// if every token it names is here.
     pub tokens: Vec<String>,
-    /// The `<script type="application/json" id="sg-decision">` element.
-    pub script: String,
+    /// The `<script type="application/json" id="sg-decision">` element,
+    /// escaped for a script by [`PageView::new`] (hence private).
+    script: String,
 }
 
 /// Escapes JSON for a `<script>` element: no `<`, `>`, `&` or line separators.
@@ -48,6 +52,11 @@ pub fn is_page(content_type: Option<&str>) -> bool {
 pub const PAGE_TYPES: [&str; 2] = ["text/html", "application/xhtml+xml"];
 
 impl PageView {
+    /// The decision script to inject (escaped for a `<script>` element).
+    pub fn script(&self) -> &str {
+        &self.script
+    }
+
     /// A view for `tier` and `tokens`, with `page_json` (the decision as page
     /// code may see it) injected as `#sg-decision`.
     pub fn new(tier: Tier, tokens: Vec<String>, page_json: String) -> PageView {

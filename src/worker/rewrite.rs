@@ -80,13 +80,13 @@ pub fn apply(view: PageView, response: web_sys::Response) -> Result<web_sys::Res
             INJECT_SELECTOR,
             &handlers("element", move |el| {
                 if !i1.replace(true) {
-                    el.append(&v3.script, &html_option());
+                    el.append(v3.script(), &html_option());
                 }
             }),
         )
         .on_document(&handlers("end", move |end| {
             if !i2.replace(true) {
-                end.append(&v4.script, &html_option());
+                end.append(v4.script(), &html_option());
             }
         }))
         .transform(&response)

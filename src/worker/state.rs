@@ -25,9 +25,13 @@ pub const RETRY_MAX_MS: f64 = 60_000.0;
 
 /// What one isolate keeps between requests.
 pub struct GateState {
-    pub config: EdgeConfig,
-    pub gate: Result<Gate, EdgeError>,
-    pub cache: BundleCache,
+    /// The settings read from the isolate's variables.
+    pub(crate) config: EdgeConfig,
+    /// The gate, or why it could not be built (then every decision is generic
+    /// with the code `config` until a rebuild succeeds).
+    pub(crate) gate: Result<Gate, EdgeError>,
+    /// The isolate's verified-bundle cache, emptied when a failed gate is rebuilt.
+    pub(crate) cache: BundleCache,
     /// While `gate` is an error: when to try again (ms since the epoch) and
     /// how many attempts have failed.
     retry: Option<(f64, u32)>,

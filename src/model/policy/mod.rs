@@ -58,6 +58,7 @@ pub struct Policy {
 /// A purpose signals may be used for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Purpose {
+    /// The purpose's name, an identifier.
     pub name: String,
     /// Global Privacy Control opts a visitor out of this purpose (sale,
     /// sharing, targeted advertising).
@@ -68,7 +69,9 @@ pub struct Purpose {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cardinality {
+    /// `one`: one current value; the most recently confirmed signal wins.
     One,
+    /// `many`: every usable signal counts.
     Many,
 }
 
@@ -86,9 +89,14 @@ pub enum Deletion {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Sensitivity {
+    /// `low`, the default.
     Low,
+    /// `medium`.
     Medium,
+    /// `high`.
     High,
+    /// `special`: GDPR Art. 9 special-category data (health, beliefs, ...);
+    /// such a class may not travel in bundles.
     Special,
 }
 
@@ -96,6 +104,7 @@ pub enum Sensitivity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Exposes {
+    /// Nothing (the default).
     None,
     /// Its category goes into `allowed_categories`.
     Category,
@@ -107,13 +116,16 @@ pub enum Exposes {
 /// subject reconfirmed it within the last `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SoftExpiry {
+    /// From capture (`cap`), when soft expiry starts; shorter than the class's `ttl`.
     pub after: Span,
+    /// Once soft expiry applies, how recent the last reconfirmation (`rcf`) must be.
     pub window: Span,
 }
 
 /// A signal class: its vocabulary and the rules for using it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Class {
+    /// The class's name, an identifier; signals name it in `cls`.
     pub name: String,
     /// Accepted values, in document order.
     pub values: Vec<String>,
@@ -121,19 +133,33 @@ pub struct Class {
     pub value_category: Vec<usize>,
     /// Categories (equal to the values when no coarsening map is given).
     pub categories: Vec<String>,
+    /// One current value per subject or several (default: several).
     pub cardinality: Cardinality,
+    /// How long a signal stays usable after its last confirmation: until
+    /// `min(exp, max(cap, rcf) + ttl)`.
     pub ttl: Span,
+    /// Soft expiry, if the class has one.
     pub soft_expiry: Option<SoftExpiry>,
+    /// A used signal whose deadline is at most this far away is listed in the
+    /// decision's `expiring` (default 7 days).
     pub reconfirm_lead: Span,
     /// Bit `i` set: allowed for purpose `i` of the policy.
     pub purposes: u64,
+    /// The delivery channels the class may be used on (identifiers, at most
+    /// 32), compared with the context's channel.
     pub channels: Vec<String>,
+    /// `legal_basis`: the consent records' legal bases under which the class
+    /// may be used (default: consent only; empty: none).
     pub legal_bases: Vec<LegalBasis>,
+    /// How long the origin keeps the data; at least `ttl`. The gate does not use it.
     pub retention: Span,
+    /// What deleting a signal does at the origin. The gate does not use it.
     pub deletion: Deletion,
+    /// How sensitive the class is (default low).
     pub sensitivity: Sensitivity,
     /// Whether signals of this class may leave the origin in a bundle at all.
     pub in_bundle: bool,
+    /// What a used signal adds to the decision's lists.
     pub exposes: Exposes,
     /// Value name to index in `values`.
     pub(crate) value_lookup: NameMap<usize>,
@@ -151,9 +177,13 @@ impl Class {
 /// A segment: an opaque token emitted when its rule holds for a purpose.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Segment {
+    /// The segment's name, an identifier; it appears in reasons, never in tokens.
     pub name: String,
+    /// The opaque token emitted, an identifier unique across segments.
     pub token: String,
+    /// The purpose the rule is evaluated for: an index into [`Policy::purposes`].
     pub purpose: usize,
+    /// When the token is emitted.
     pub rule: Rule,
 }
 
@@ -174,6 +204,7 @@ pub enum ContextualWhen {
 pub struct Tiers {
     /// Segments needed for the curated tier.
     pub curated_min_segments: usize,
+    /// When the contextual tier applies instead of generic (default: with a bundle).
     pub contextual: ContextualWhen,
 }
 
@@ -181,13 +212,21 @@ pub struct Tiers {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
+    /// `tier`.
     Tier,
+    /// `segments`: the permitted tokens.
     Segments,
+    /// `allowed_categories`.
     AllowedCategories,
+    /// `allowed_channels`.
     AllowedChannels,
+    /// `freshness`.
     Freshness,
+    /// `confidence`: the bundle's `idc`.
     Confidence,
+    /// `expiring`: the signals to ask the subject to reconfirm.
     Expiring,
+    /// `policy_version`.
     PolicyVersion,
 }
 
@@ -231,6 +270,7 @@ pub struct PolicyProblem {
 /// Every problem found in a policy document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyError {
+    /// The problems, at least one, in the order the validator walked the document.
     pub problems: Vec<PolicyProblem>,
 }
 

@@ -34,13 +34,20 @@ pub enum Target {
 /// A compiled rule (class, value and category names resolved to indices).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rule {
+    /// `all`: every child holds (at least one child); the minimum of their truths.
     All(Vec<Rule>),
+    /// `any`: some child holds (at least one child); the maximum of their truths.
     Any(Vec<Rule>),
+    /// `not`: holds when the child is known not to hold; unknown stays unknown.
     Not(Box<Rule>),
     /// A usable signal of `class` matching `target`, confirmed within `within` if given.
     Signal {
+        /// The class: an index into [`Policy::classes`](crate::model::Policy::classes).
         class: usize,
+        /// The value or category to match, or any.
         target: Target,
+        /// If given, the signal's last confirmation (`max(cap, rcf)`) must be at
+        /// or after `now - within`.
         within: Option<Span>,
     },
     /// Identity-resolution confidence at least this.
