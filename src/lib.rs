@@ -12,6 +12,7 @@ pub mod model;
 pub mod bundle;
 pub mod eval;
 pub mod serve;
+pub mod ledger;
 #[cfg(feature = "html")]
 pub mod html;
 

@@ -161,6 +161,9 @@ pub struct Class {
     pub in_bundle: bool,
     /// What a used signal adds to the decision's lists.
     pub exposes: Exposes,
+    /// Answers (lowercased) that stand for a value, with that value's index
+    /// (the policy's `aliases`).
+    pub aliases: Vec<(String, usize)>,
     /// Value name to index in `values`.
     pub(crate) value_lookup: NameMap<usize>,
     pub(crate) value_base: usize,
@@ -171,6 +174,27 @@ impl Class {
     /// Index of `value` in the vocabulary.
     pub fn value_index(&self, value: &str) -> Option<usize> {
         self.values.iter().position(|v| v == value)
+    }
+
+    /// The vocabulary value an answer stands for: the value itself, the same
+    /// value in another case or with surrounding blanks, or an answer the
+    /// policy's `aliases` map to a value (compared without case). Anything
+    /// else is free text and maps to nothing.
+    ///
+    /// ```
+    /// use signalgate::model::Policy;
+    /// let p = Policy::from_json(include_str!("../../../www/policy.json")).unwrap();
+    /// let language = p.class("language").unwrap();
+    /// assert_eq!(language.map_answer(" DE "), Some("de"));
+    /// assert_eq!(language.map_answer("Deutsch"), Some("de"));
+    /// assert_eq!(language.map_answer("I speak a bit of everything"), None);
+    /// ```
+    pub fn map_answer(&self, answer: &str) -> Option<&str> {
+        let folded = answer.trim().to_lowercase();
+        let index = self
+            .value_index(&folded)
+            .or_else(|| self.aliases.iter().find(|(alias, _)| *alias == folded).map(|(_, i)| *i))?;
+        self.values.get(index).map(String::as_str)
     }
 }
 

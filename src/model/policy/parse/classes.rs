@@ -50,6 +50,7 @@ pub(super) fn class(
             "sensitivity",
             "in_bundle",
             "exposes",
+            "aliases",
             "description",
         ],
     );
@@ -136,8 +137,10 @@ pub(super) fn class(
         &[("none", Exposes::None), ("category", Exposes::Category), ("channel", Exposes::Channel)],
         Exposes::None,
     );
+    let aliases = aliases(w, spec, &path, &values);
     Some(Class {
         name: name.to_string(),
+        aliases,
         value_lookup: values.iter().enumerate().map(|(i, v)| (v.clone(), i)).collect(),
         values,
         value_category,
@@ -212,4 +215,39 @@ fn vocabulary(w: &mut Walker, spec: &Map<String, Value>, path: &str) -> (Vec<Str
         w.problem(&join(path, "values"), "the vocabulary is empty");
     }
     (values, value_category, categories)
+}
+
+/// Most aliases one class may map.
+const MAX_ALIASES: usize = 1024;
+
+/// `aliases`: a map from answers people give (any text up to 64
+/// characters, compared without case) to a value of the vocabulary.
+fn aliases(w: &mut Walker, spec: &Map<String, Value>, path: &str, values: &[String]) -> Vec<(String, usize)> {
+    let Some(v) = spec.get("aliases") else { return Vec::new() };
+    let p = join(path, "aliases");
+    let Some(m) = w.object(v, &p) else { return Vec::new() };
+    if m.len() > MAX_ALIASES {
+        w.problem(&p, format!("at most {MAX_ALIASES} aliases, found {}", m.len()));
+        return Vec::new();
+    }
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for (answer, target) in m {
+        let ap = join(&p, answer);
+        let folded = answer.trim().to_lowercase();
+        if folded.is_empty() || folded.chars().count() > 64 || folded.chars().any(char::is_control) {
+            w.problem(&ap, "an alias is 1 to 64 characters without control characters");
+            continue;
+        }
+        let Some(target) = w.string(target, &ap) else { continue };
+        let Some(index) = values.iter().position(|v| v == target) else {
+            w.problem(&ap, format!("{target:?} is not in the vocabulary"));
+            continue;
+        };
+        if out.iter().any(|(a, _)| *a == folded) {
+            w.problem(&ap, "another alias differs from this one only in case or blanks");
+            continue;
+        }
+        out.push((folded, index));
+    }
+    out
 }
