@@ -78,7 +78,8 @@ pub enum Change {
         legal_basis: LegalBasis,
     },
     /// A signal was captured: a new signal, or a new version retiring the
-    /// previous one (`version` > 1).
+    /// previous one (`version` > 1). A capture that arrives late (captured
+    /// before the current version) is recorded but does not become current.
     SignalCaptured {
         /// The signal's id (stable across versions).
         signal_id: String,
@@ -90,12 +91,16 @@ pub enum Change {
         value: String,
         /// Where it was captured.
         context: CaptureContext,
-        /// When (the event's time).
+        /// When the person made the choice (the event's time, or earlier for
+        /// a choice delivered late).
         captured_at: UnixTime,
         /// When it expires (capture plus the class's TTL).
         expires_at: UnixTime,
         /// The consent record it was captured under.
         consent_id: String,
+        /// Whether this version became the current one (`false`: it arrived
+        /// after a newer capture and is kept as history only).
+        current: bool,
     },
     /// The subject confirmed a signal again.
     SignalReconfirmed {

@@ -10,6 +10,10 @@ use super::event::CaptureContext;
 use crate::codec::json::from_slice_strict;
 use crate::model::policy::Class;
 use crate::model::{is_ident, LegalBasis, Policy};
+use crate::time::{Span, UnixTime, CLOCK_SKEW};
+
+/// How late a choice may be delivered (`captured_at` at most this long ago).
+pub const MAX_DELAY: Span = Span::days(30);
 
 /// Largest request body the API reads.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -37,6 +41,9 @@ pub struct Capture {
     pub context: CaptureContext,
     /// The subject named in the body (server callers), if any.
     pub subject_id: Option<String>,
+    /// When the person made the choice, if earlier than its delivery (a
+    /// choice kept offline and sent later).
+    pub captured_at: Option<UnixTime>,
 }
 
 /// The optional body of reconfirm and revoke requests.
@@ -148,7 +155,7 @@ struct LegalBasisError;
 
 /// Reads a `POST /v1/signals` body and checks it against the policy.
 /// `default_scope` is the gate scope consents cover when the body names none.
-pub fn capture(body: &[u8], policy: &Policy, default_scope: &str) -> Result<Capture, LedgerError> {
+pub fn capture(body: &[u8], policy: &Policy, default_scope: &str, now: UnixTime) -> Result<Capture, LedgerError> {
     let m = object(body)?;
     only(
         &m,
@@ -162,6 +169,7 @@ pub fn capture(body: &[u8], policy: &Policy, default_scope: &str) -> Result<Capt
             "subject_id",
             "legal_basis",
             "scopes",
+            "captured_at",
         ],
     )?;
     let signal_type = required_ident(&m, "signal_type")?;
@@ -213,7 +221,29 @@ pub fn capture(body: &[u8], policy: &Policy, default_scope: &str) -> Result<Capt
     }
     let scopes = ident_list(&m, "scopes")?.unwrap_or_else(|| vec![default_scope.to_string()]);
     let subject_id = ident(&m, "subject_id")?;
-    Ok(Capture { signal_type, value, purposes, consent_reference, scopes, legal_basis, context, subject_id })
+    let captured_at = match m.get("captured_at") {
+        None | Some(Json::Null) => None,
+        Some(v) => match v.as_i64() {
+            Some(t) if t <= now.after(CLOCK_SKEW).0 && t >= now.before(MAX_DELAY).0 => Some(UnixTime(t.min(now.0))),
+            _ => {
+                return Err(LedgerError::InvalidField {
+                    field: "captured_at",
+                    detail: format!("expected Unix seconds, not in the future, at most {MAX_DELAY} before now"),
+                })
+            }
+        },
+    };
+    Ok(Capture {
+        signal_type,
+        value,
+        purposes,
+        consent_reference,
+        scopes,
+        legal_basis,
+        context,
+        subject_id,
+        captured_at,
+    })
 }
 
 /// The vocabulary for an error message (the first 24 values).
@@ -266,7 +296,7 @@ mod tests {
 
     #[test]
     fn a_good_capture_maps_the_answer() {
-        let c = capture(body("").as_bytes(), &policy(), "web").unwrap();
+        let c = capture(body("").as_bytes(), &policy(), "web", UnixTime(1_800_000_000)).unwrap();
         assert_eq!(
             (c.value.as_str(), c.purposes.as_slice(), c.scopes.as_slice()),
             ("de", &["personalization".to_string()][..], &["web".to_string()][..])
@@ -277,16 +307,19 @@ mod tests {
     #[test]
     fn each_problem_names_its_field() {
         let p = policy();
-        let field = |text: &str| capture(text.as_bytes(), &p, "web").unwrap_err().field();
+        let field = |text: &str| capture(text.as_bytes(), &p, "web", UnixTime(1_800_000_000)).unwrap_err().field();
         assert_eq!(field(&body("").replace("\"Deutsch\"", "\"I mostly read English and some Dutch\"")), Some("value"));
         assert_eq!(field(&body("").replace("\"language\"", "\"shoe_size\"")), Some("signal_type"));
         assert_eq!(field(&body("").replace(r#""consent_reference":"c-1","#, "")), Some("consent_reference"));
         assert_eq!(field(&body("").replace("personalization", "targeted_advertising")), Some("purpose"));
         assert_eq!(field(&body(r#","legal_basis":"vibes""#)), Some("legal_basis"));
         assert_eq!(field(&body("").replace("/account", "javascript:alert(1)")), Some("source_context"));
-        assert_eq!(capture(b"[1]", &p, "web").unwrap_err().code(), "malformed_body");
-        assert_eq!(capture(br#"{"a":1,"a":2}"#, &p, "web").unwrap_err().code(), "malformed_body");
-        assert_eq!(capture(&vec![b' '; MAX_BODY + 1], &p, "web").unwrap_err().code(), "body_too_large");
-        assert_eq!(capture(body(r#","note":"x""#).as_bytes(), &p, "web").unwrap_err().code(), "malformed_body");
+        assert_eq!(capture(b"[1]", &p, "web", UnixTime(0)).unwrap_err().code(), "malformed_body");
+        assert_eq!(capture(br#"{"a":1,"a":2}"#, &p, "web", UnixTime(0)).unwrap_err().code(), "malformed_body");
+        assert_eq!(capture(&vec![b' '; MAX_BODY + 1], &p, "web", UnixTime(0)).unwrap_err().code(), "body_too_large");
+        assert_eq!(
+            capture(body(r#","note":"x""#).as_bytes(), &p, "web", UnixTime(0)).unwrap_err().code(),
+            "malformed_body"
+        );
     }
 }

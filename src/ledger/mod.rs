@@ -55,7 +55,7 @@ pub use error::{LedgerError, Problem};
 pub use event::{verify_chain, ActorType, Audit, CaptureContext, ChainBreak, Change, Event, GENESIS};
 pub use input::{subject_in, MAX_BODY};
 pub use issue::{bundle_id, Issued, Issuer, MAX_COOKIE_TOKEN};
-pub use ops::{signal_id, Caller, Ledger, Reply, Verification};
+pub use ops::{replay_state, signal_id, Caller, Ledger, Reply, Verification};
 #[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]
 pub use sqlite::SqliteStore;
 pub use state::{ConsentRow, LiveBundle, SignalRow, SubjectState};

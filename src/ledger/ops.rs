@@ -95,14 +95,18 @@ pub fn signal_id(tenant: &str, subject: &str, class: &str, cardinality: Cardinal
 /// Applies one event to an in-memory state, as the projection does in SQL.
 pub(crate) fn apply_to_state(state: &mut SubjectState, e: &Event) {
     match &e.change {
-        Change::ConsentGranted { consent_id, purposes, scopes, legal_basis } => state.consents.push(ConsentRow {
-            consent_id: consent_id.clone(),
-            purposes: purposes.clone(),
-            scopes: scopes.clone(),
-            legal_basis: *legal_basis,
-            granted: true,
-            granted_at: e.at,
-        }),
+        Change::ConsentGranted { consent_id, purposes, scopes, legal_basis } => {
+            state.consents.push(ConsentRow {
+                consent_id: consent_id.clone(),
+                purposes: purposes.clone(),
+                scopes: scopes.clone(),
+                legal_basis: *legal_basis,
+                granted: true,
+                granted_at: e.at,
+            });
+            state.consents.sort_by(|a, b| a.consent_id.cmp(&b.consent_id));
+        }
+        Change::SignalCaptured { current: false, .. } => {}
         Change::SignalCaptured {
             signal_id,
             version,
@@ -112,6 +116,7 @@ pub(crate) fn apply_to_state(state: &mut SubjectState, e: &Event) {
             captured_at,
             expires_at,
             consent_id,
+            current: true,
         } => {
             state.signals.retain(|s| s.signal_id != *signal_id);
             let consent_granted = state.consent(consent_id).is_some_and(|c| c.granted);
@@ -157,6 +162,18 @@ pub(crate) fn apply_to_state(state: &mut SubjectState, e: &Event) {
         }),
     }
     state.head = Some((e.seq, e.hash.clone()));
+}
+
+/// The state the events give, computed in memory (as the projection does
+/// in SQL), as of `now` (for which bundles are still live).
+pub fn replay_state(events: &[Event], now: UnixTime) -> SubjectState {
+    let mut state = SubjectState::default();
+    for e in events {
+        apply_to_state(&mut state, e);
+    }
+    state.live_bundles.retain(|b| b.expires_at > now);
+    state.live_bundles.sort_by(|a, b| a.bundle_id.cmp(&b.bundle_id));
+    state
 }
 
 /// The events of one operation, built one after the other on a state.
@@ -340,6 +357,17 @@ impl<'a, S: Store> Ledger<'a, S> {
         }
     }
 
+    /// The highest version of a signal recorded so far (0 for none),
+    /// current or not.
+    fn last_version(&mut self, tenant: &str, subject: &str, signal: &str) -> Result<u32, LedgerError> {
+        let rows = self.store.query(
+            "SELECT MAX(version) FROM signals WHERE tenant_id = ? AND subject_id = ? AND signal_id = ?",
+            &[tenant.into(), subject.into(), signal.into()],
+        )?;
+        let max = rows.first().and_then(|r| r.first()).and_then(Value::as_int).unwrap_or(0);
+        Ok(u32::try_from(max).unwrap_or(u32::MAX))
+    }
+
     fn load(&mut self, tenant: &str, subject: &str, now: UnixTime) -> Result<SubjectState, LedgerError> {
         Ok(SubjectState::load(self.store, tenant, subject, now)?)
     }
@@ -442,11 +470,17 @@ impl<'a, S: Store> Ledger<'a, S> {
         key: Option<&str>,
         now: UnixTime,
     ) -> Result<Reply, LedgerError> {
-        let capture = input::capture(body, self.policy(), &self.issuer.scope)?;
-        if capture.subject_id.as_deref().is_some_and(|s| s != subject) {
-            return Err(LedgerError::Forbidden { detail: "`subject_id` is not the subject of this request".into() });
-        }
-        self.run(tenant, subject, key, body, now, |l| l.submit_once(tenant, subject, caller, &capture, now))
+        // Reading the body is part of the request: a refusal is kept under
+        // the idempotency key like any other answer.
+        self.run(tenant, subject, key, body, now, |l| {
+            let capture = input::capture(body, l.policy(), &l.issuer.scope, now)?;
+            if capture.subject_id.as_deref().is_some_and(|s| s != subject) {
+                return Err(LedgerError::Forbidden {
+                    detail: "`subject_id` is not the subject of this request".into(),
+                });
+            }
+            l.submit_once(tenant, subject, caller, &capture, now)
+        })
     }
 
     fn submit_once(
@@ -458,10 +492,9 @@ impl<'a, S: Store> Ledger<'a, S> {
         now: UnixTime,
     ) -> Result<(Reply, Vec<Statement>), LedgerError> {
         let state = self.load(tenant, subject, now)?;
-        let class = self
-            .policy()
-            .class(&c.signal_type)
-            .ok_or_else(|| LedgerError::UnknownClass { class: c.signal_type.clone() })?;
+        let policy: &'a Policy = self.issuer.policy;
+        let class =
+            policy.class(&c.signal_type).ok_or_else(|| LedgerError::UnknownClass { class: c.signal_type.clone() })?;
         let mut audit = Self::audit(caller, Some(&c.context), None);
         audit.legal_basis = Some(c.legal_basis);
         let mut draft = self.draft(tenant, subject, state, now);
@@ -501,8 +534,11 @@ impl<'a, S: Store> Ledger<'a, S> {
             }
         }
         let id = signal_id(tenant, subject, &c.signal_type, class.cardinality, &c.value);
-        let version = draft.state.signal(&id).map_or(1, |s| s.version + 1);
-        draft.push(
+        let captured_at = c.captured_at.unwrap_or(now);
+        // Versions count arrivals; the current version is the latest capture.
+        let version = self.last_version(tenant, subject, &id)? + 1;
+        let current = draft.state.signal(&id).is_none_or(|s| captured_at >= s.captured_at);
+        let late = draft.push(
             audit,
             Change::SignalCaptured {
                 signal_id: id.clone(),
@@ -510,24 +546,30 @@ impl<'a, S: Store> Ledger<'a, S> {
                 signal_type: c.signal_type.clone(),
                 value: c.value.clone(),
                 context: c.context.clone(),
-                captured_at: now,
-                expires_at: now.after(class.ttl),
+                captured_at,
+                expires_at: captured_at.after(class.ttl),
                 consent_id: c.consent_reference.clone(),
+                current,
             },
         );
+        let late_provenance = (!current).then(|| late.provenance());
         let signal = draft
             .state
             .signal(&id)
             .cloned()
             .ok_or_else(|| LedgerError::Integrity { detail: "captured signal missing".into() })?;
         let (issued, bundle) = self.issue_into(&mut draft, caller)?;
-        let body = json!({
+        let mut body = json!({
             "subject_id": subject,
             "signal": signal_json(&signal),
             "freshness": self.freshness(&signal, now),
             "decision": self.decision(tenant, &issued, &c.purposes, &c.context.channel, now),
             "bundle": bundle,
         });
+        if let Some(provenance) = late_provenance {
+            // Recorded as history: a newer capture of this signal is current.
+            body["late"] = json!({ "version": version, "captured_at": captured_at.0, "provenance_hash": provenance });
+        }
         Ok((Reply { status: 201, body }, append(&draft.events)))
     }
 
@@ -544,9 +586,9 @@ impl<'a, S: Store> Ledger<'a, S> {
         key: Option<&str>,
         now: UnixTime,
     ) -> Result<Reply, LedgerError> {
-        let action = input::action(body)?;
         let request = [b"reconfirm\0".as_slice(), signal.as_bytes(), b"\0", body].concat();
         self.run(tenant, subject, key, &request, now, |l| {
+            let action = input::action(body)?;
             let state = l.load(tenant, subject, now)?;
             let current = state
                 .signal(signal)
@@ -593,9 +635,9 @@ impl<'a, S: Store> Ledger<'a, S> {
         key: Option<&str>,
         now: UnixTime,
     ) -> Result<Reply, LedgerError> {
-        let action = input::action(body)?;
         let request = [b"revoke\0".as_slice(), consent.as_bytes(), b"\0", body].concat();
         self.run(tenant, subject, key, &request, now, |l| {
+            let action = input::action(body)?;
             let state = l.load(tenant, subject, now)?;
             let record = state.consent(consent).cloned().ok_or_else(|| LedgerError::UnknownConsent { consent: consent.to_string() })?;
             let revoked: Vec<LiveBundle> =

@@ -66,11 +66,13 @@ pub fn writes(e: &Event) -> Vec<Statement> {
             captured_at,
             expires_at,
             consent_id,
+            current,
         } => vec![
+            // A current version retires the one before; a late one retires itself.
             Statement::new(
                 "UPDATE signals SET status = 'retired', retired_at = ? \
-                 WHERE tenant_id = ? AND subject_id = ? AND signal_id = ? AND status <> 'retired'",
-                vec![e.at.0.into(), t.clone(), s.clone(), signal_id.as_str().into()],
+                 WHERE tenant_id = ? AND subject_id = ? AND signal_id = ? AND status <> 'retired' AND ? = 1",
+                vec![e.at.0.into(), t.clone(), s.clone(), signal_id.as_str().into(), i64::from(*current).into()],
             ),
             Statement::new(
                 "INSERT INTO signals (tenant_id, subject_id, signal_id, version, signal_type, signal_value, \
@@ -78,7 +80,7 @@ pub fn writes(e: &Event) -> Vec<Statement> {
                  consent_status, provenance_hash, status, retired_at) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, \
                  (SELECT status FROM consents WHERE tenant_id = ? AND subject_id = ? AND consent_id = ?), \
-                 ?, 'active', NULL)",
+                 ?, ?, ?)",
                 vec![
                     t.clone(),
                     s.clone(),
@@ -95,6 +97,8 @@ pub fn writes(e: &Event) -> Vec<Statement> {
                     s,
                     consent_id.as_str().into(),
                     e.provenance().into(),
+                    if *current { "active" } else { "retired" }.into(),
+                    if *current { Value::Null } else { e.at.0.into() },
                 ],
             ),
         ],

@@ -27,6 +27,8 @@ mod eval_golden;
 mod eval_props;
 mod fuzz_replay;
 mod layers;
+mod ledger;
+mod ledger_props;
 
 /// The portable checks, natively (the same functions run in Node and Chromium).
 mod portable_native {
