@@ -316,7 +316,6 @@ fn an_idempotency_key_gives_the_first_reply_again_and_refuses_another_body() {
     assert_eq!(refused.code(), "value_not_in_vocabulary");
     let replayed = ledger.submit(TENANT, "u-1", &service(), &bad, Some("k-2"), UnixTime(T0 + 8)).unwrap();
     assert_eq!((replayed.status, replayed.body["code"].as_str()), (422, Some("value_not_in_vocabulary")));
-    drop(ledger);
     assert_eq!(events(&mut store, "u-1"), 3, "one consent, one signal, one bundle");
 }
 
@@ -452,7 +451,6 @@ fn tampering_with_the_audit_chain_is_found_with_the_index_of_the_first_bad_event
             .unwrap();
     }
     assert!(ledger.verify(TENANT, "u-1").unwrap().chain.is_ok());
-    drop(ledger);
     // Rewrite the value captured by event 4 (seq 4: the second signal_captured).
     store
         .connection()
@@ -522,7 +520,6 @@ fn bad_input_gets_a_problem_naming_the_field_and_stores_nothing() {
         assert_eq!(problem.kind, format!("urn:signalgate:problem:{code}"));
         assert!(!problem.detail.contains("everything, really"), "free text is never echoed");
     }
-    drop(ledger);
     assert_eq!(events(&mut store, "u-1"), 0, "nothing stored");
 }
 
@@ -592,7 +589,6 @@ fn the_in_memory_state_after_an_operation_is_what_the_store_holds() {
         )
         .unwrap();
     ledger.revoke_consent(TENANT, "u-1", &service(), "c-1", b"", None, UnixTime(T0 + 9)).unwrap();
-    drop(ledger);
     let stored = SubjectState::load(&mut store, TENANT, "u-1", UnixTime(T0 + 10)).unwrap();
     let replayed = replay_state(&projection::load_events(&mut store, TENANT, "u-1").unwrap(), UnixTime(T0 + 10));
     assert_eq!(stored, replayed);
