@@ -316,13 +316,21 @@ impl<'a, S: Store> Ledger<'a, S> {
                  WHERE tenant_id = ? AND subject_id = ? AND key = ?",
                 &[tenant.into(), subject.into(), key.into()],
             )?;
-            let claim = Statement::new(
-                "INSERT INTO idempotency (tenant_id, subject_id, key, request_hash, state, status, response, created_at) \
-                 VALUES (?, ?, ?, ?, 'pending', NULL, NULL, ?) \
-                 ON CONFLICT (tenant_id, subject_id, key) DO UPDATE SET request_hash = excluded.request_hash, \
-                 created_at = excluded.created_at WHERE idempotency.state = 'pending' AND idempotency.created_at <= ?",
-                vec![tenant.into(), subject.into(), key.into(), hash.into(), now.0.into(), now.before(PENDING_FOR).0.into()],
-            );
+            // Take the key: drop a stale claim (its request died), then insert
+            // ours. If another request inserted first, the insert conflicts
+            // and the loop reads what it left.
+            let claim = [
+                Statement::new(
+                    "DELETE FROM idempotency WHERE tenant_id = ? AND subject_id = ? AND key = ? \
+                     AND state = 'pending' AND created_at <= ?",
+                    vec![tenant.into(), subject.into(), key.into(), now.before(PENDING_FOR).0.into()],
+                ),
+                Statement::new(
+                    "INSERT INTO idempotency (tenant_id, subject_id, key, request_hash, state, status, response, \
+                     created_at) VALUES (?, ?, ?, ?, 'pending', NULL, NULL, ?)",
+                    vec![tenant.into(), subject.into(), key.into(), hash.into(), now.0.into()],
+                ),
+            ];
             match rows.first() {
                 None => {}
                 Some(r) if text(r, 1)? == "done" => {
@@ -337,7 +345,7 @@ impl<'a, S: Store> Ledger<'a, S> {
                 Some(r) if int(r, 4)? > now.before(PENDING_FOR).0 => return Err(LedgerError::IdempotencyInFlight),
                 Some(_) => {} // a stale claim (its request died): take it over
             }
-            match self.store.apply(&[claim]) {
+            match self.store.apply(&claim) {
                 Ok(()) => return Ok(None),
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
