@@ -344,3 +344,50 @@ fn a_closed_pipe_ends_quietly() {
         assert_eq!(err, "", "{args:?}");
     }
 }
+
+#[test]
+fn ledger_submit_list_revoke_and_verify_the_chain() {
+    let dir = scratch("ledger");
+    let (key, keys) = keygen(&dir);
+    let db = dir.join("ledger.db");
+    let db = db.to_str().unwrap();
+    let policy = concat!(env!("CARGO_MANIFEST_DIR"), "/www/policy.json");
+    assert!(run(&["ledger", "init", "--db", db]).status.success());
+    let body = dir.join("capture.json");
+    std::fs::write(
+        &body,
+        r#"{"signal_type":"language","value":"Deutsch","purpose":"personalization","consent_reference":"c-1",
+            "source_context":{"channel":"web","ui":"cli"}}"#,
+    )
+    .unwrap();
+    let now = NOW.to_string();
+    let who = ["--db", db, "--policy", policy, "--tenant", "demo-shop", "--subject", "u-1", "--now", now.as_str()];
+    let submit =
+        run(&[&["ledger", "submit"][..], &who, &["--key", &key, "--idempotency-key", "k-1", body.to_str().unwrap()]]
+            .concat());
+    assert!(submit.status.success(), "{}", text(&submit.stderr));
+    let reply: serde_json::Value = serde_json::from_slice(&submit.stdout).unwrap();
+    assert_eq!(reply["signal"]["value"], "de");
+    // The bundle it issued verifies with the public key set.
+    let bundle = dir.join("issued.jws");
+    std::fs::write(&bundle, reply["bundle"]["token"].as_str().unwrap()).unwrap();
+    let verify = run(&["verify", "--keys", &keys, "--now", &now, bundle.to_str().unwrap()]);
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
+    let list = run(&[&["ledger", "list"][..], &who].concat());
+    assert!(text(&list.stdout).contains("\"value\": \"de\""), "{}", text(&list.stdout));
+    // Free text is refused with the field named, exit status 1.
+    std::fs::write(&body, text(&std::fs::read(&body).unwrap()).replace("Deutsch", "a little of everything")).unwrap();
+    let refused = run(&[&["ledger", "submit"][..], &who, &["--key", &key, body.to_str().unwrap()]].concat());
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("`value`"), "{}", text(&refused.stderr));
+    let revoke = run(&[&["ledger", "revoke"][..], &who, &["--key", &key, "c-1"]].concat());
+    assert!(revoke.status.success(), "{}", text(&revoke.stderr));
+    let chain = run(&["ledger", "verify-chain", "--db", db, "--policy", policy, "--tenant", "demo-shop"]);
+    assert!(
+        chain.status.success() && text(&chain.stdout).contains("u-1: 5 events, chain ok"),
+        "{}",
+        text(&chain.stdout)
+    );
+    let replay = run(&["ledger", "replay", "--db", db, "--policy", policy, "--tenant", "demo-shop"]);
+    assert!(text(&replay.stdout).contains("projection matches the events"), "{}", text(&replay.stdout));
+}

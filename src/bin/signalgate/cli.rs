@@ -62,6 +62,16 @@ pub enum Command {
                       signalgate policy diff old.json new.json --bundles bundles/ --keys keys.jwks --context ctx.json"
     )]
     Policy(PolicyCommand),
+    /// The origin's signal ledger over a SQLite file: submit, reconfirm, revoke, list, replay
+    #[command(
+        subcommand,
+        arg_required_else_help = true,
+        after_help = "Examples:\n  signalgate ledger init --db ledger.db\n  \
+                      signalgate ledger submit --db ledger.db --policy www/policy.json --key origin.jwk \\\n    \
+                      --tenant demo-shop --subject u-1 capture.json\n  \
+                      signalgate ledger verify-chain --db ledger.db --tenant demo-shop"
+    )]
+    Ledger(crate::ledger_cli::LedgerCommand),
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  signalgate completions bash > ~/.local/share/bash-completion/completions/signalgate"

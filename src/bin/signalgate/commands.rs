@@ -76,6 +76,7 @@ pub fn run(command: Command, out: &mut dyn Write) -> Outcome {
         Command::Policy(PolicyCommand::Check(a)) => policy_check(&a, out),
         Command::Policy(PolicyCommand::Diff(a)) => policy_diff(&a, out),
         Command::Completions(a) => completions(&a, out),
+        Command::Ledger(c) => crate::ledger_cli::run(c, out),
     }
 }
 
@@ -86,22 +87,22 @@ fn note(text: &str) {
 }
 
 /// One line of human-readable output, escaped.
-fn line(out: &mut dyn Write, text: &str) -> io::Result<()> {
+pub(crate) fn line(out: &mut dyn Write, text: &str) -> io::Result<()> {
     writeln!(out, "{}", Esc(text))
 }
 
 /// JSON output, pretty-printed, with the characters serde_json leaves alone escaped.
-fn json(out: &mut dyn Write, value: &impl serde::Serialize) -> Outcome {
+pub(crate) fn json(out: &mut dyn Write, value: &impl serde::Serialize) -> Outcome {
     let text = serde_json::to_string_pretty(value).map_err(|e| format!("writing JSON: {e}"))?;
     writeln!(out, "{}", safe::json(&text))?;
     Ok(())
 }
 
-fn shown(path: &Path) -> String {
+pub(crate) fn shown(path: &Path) -> String {
     path.display().to_string()
 }
 
-fn read(path: &Path) -> Result<String, Failure> {
+pub(crate) fn read(path: &Path) -> Result<String, Failure> {
     if path == Path::new("-") {
         let mut s = String::new();
         io::stdin().read_to_string(&mut s).map_err(|e| format!("reading standard input: {e}"))?;
@@ -126,7 +127,7 @@ fn write_private(path: &Path, text: &str) -> Outcome {
     Ok(())
 }
 
-fn clock() -> UnixTime {
+pub(crate) fn clock() -> UnixTime {
     UnixTime(chrono::Utc::now().timestamp())
 }
 
@@ -134,7 +135,7 @@ fn keys(path: &Path) -> Result<KeySet, Failure> {
     Ok(KeySet::from_json(&read(path)?).map_err(|e| format!("`{}`: {e}", shown(path)))?)
 }
 
-fn policy(path: &Path) -> Result<Policy, Failure> {
+pub(crate) fn policy(path: &Path) -> Result<Policy, Failure> {
     Policy::from_json(&read(path)?).map_err(|error| Failure::Policy { path: shown(path), error })
 }
 

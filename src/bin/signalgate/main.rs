@@ -9,6 +9,7 @@
 //! signalgate policy check FILE
 //! signalgate policy diff OLD NEW --bundles DIR --keys JWKS --context CTX_JSON [--audience AUD]
 //! signalgate completions bash|zsh|fish|elvish|powershell
+//! signalgate ledger init|submit|reconfirm|revoke|list|bundle|expire|replay|verify-chain ...
 //! ```
 //!
 //! Exit status: 0 success, 1 a failed operation, 2 a usage error (clap's).
@@ -16,6 +17,7 @@
 
 mod cli;
 mod commands;
+mod ledger_cli;
 mod safe;
 
 use std::io::{self, Write};
