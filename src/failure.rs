@@ -59,11 +59,13 @@ pub enum FailureCode {
     Config,
     /// The caller's request context is malformed.
     BadContext,
+    /// The revocation feed could not be read recently enough to know what was revoked.
+    RevocationsStale,
 }
 
 impl FailureCode {
     /// Every code, in declaration order.
-    pub const ALL: [FailureCode; 23] = [
+    pub const ALL: [FailureCode; 24] = [
         FailureCode::TooLarge,
         FailureCode::NotCompactJws,
         FailureCode::BadBase64,
@@ -87,6 +89,7 @@ impl FailureCode {
         FailureCode::NoTenant,
         FailureCode::Config,
         FailureCode::BadContext,
+        FailureCode::RevocationsStale,
     ];
 
     /// The stable name (`bad_signature`, ...).
@@ -115,6 +118,7 @@ impl FailureCode {
             FailureCode::NoTenant => "no_tenant",
             FailureCode::Config => "config",
             FailureCode::BadContext => "bad_context",
+            FailureCode::RevocationsStale => "revocations_stale",
         }
     }
 }

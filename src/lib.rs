@@ -16,12 +16,14 @@ pub mod ledger;
 #[cfg(feature = "html")]
 pub mod html;
 
-#[cfg(any(feature = "js", feature = "worker"))]
+#[cfg(any(feature = "js", feature = "worker", feature = "origin"))]
 pub mod clock;
 #[cfg(feature = "js")]
 pub mod js;
 #[cfg(feature = "worker")]
 pub mod worker;
+#[cfg(all(feature = "origin", not(feature = "worker")))]
+pub mod origin;
 
 // The types most callers need, in the same order.
 

@@ -53,6 +53,12 @@ impl Gate {
         }
     }
 
+    /// Adds revoked bundle ids (from a revocation feed): they stop yielding
+    /// tokens at once, cached or not.
+    pub fn revoke_bundles(&mut self, ids: impl IntoIterator<Item = String>) {
+        self.revocations.bundles.extend(ids);
+    }
+
     /// Replaces the revocation list.
     pub fn with_revocations(mut self, revocations: Revocations) -> Gate {
         self.revocations = revocations;

@@ -40,6 +40,8 @@
 //! # }
 //! ```
 
+pub mod access;
+mod directory;
 mod error;
 pub mod event;
 mod input;
@@ -51,9 +53,10 @@ mod sqlite;
 mod state;
 mod store;
 
+pub use directory::{Directory, FEED_PAGE};
 pub use error::{LedgerError, Problem};
 pub use event::{verify_chain, ActorType, Audit, CaptureContext, ChainBreak, Change, Event, GENESIS};
-pub use input::{subject_in, MAX_BODY};
+pub use input::{object as request_object, subject_in, MAX_BODY};
 pub use issue::{bundle_id, Issued, Issuer, MAX_COOKIE_TOKEN};
 pub use ops::{replay_state, signal_id, Caller, Ledger, Reply, Verification};
 #[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]

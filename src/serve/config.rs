@@ -14,6 +14,7 @@
 //! | `SG_POLICY_URL` | an `http(s)` URL to fetch the policy from (e.g. the origin's `/v1/policy`); a failed fetch is retried with backoff |
 //! | `SG_REVOCATIONS` | JSON `{"bundles": [...], "subjects": [...]}` |
 //! | `SG_UPSTREAM` | origin URL (`http(s)://host[:port][/base]`) to fetch pages from (default: the static assets) |
+//! | `SG_REVOCATION_FEED` | `origin` (the `ORIGIN` service binding) or an origin's `http(s)` base URL: poll its revocation feed so a consent revoked there stops yielding tokens here within 1 s (see [`crate::serve::feed`]) |
 //! | `SG_CACHE_BYTES` | memory budget of the verified-bundle cache in bytes (default 8 MiB, 16 KiB to 256 MiB) |
 //! | `SG_LOG` | `failures` (default: one line per failed bundle or error) or `all` (also every decision) |
 //! | `SG_DEV_SIGNING_KEY` | development builds only (`pkg-scripts/build worker-dev`): the demo's signing key; ignored by production builds |
@@ -68,6 +69,9 @@ pub struct EdgeConfig {
     pub upstream: Option<String>,
     /// Where to fetch the policy from, when `SG_POLICY` is not set.
     pub policy_url: Option<String>,
+    /// The revocation feed to poll: `Some("origin")` for the `ORIGIN`
+    /// binding, or an origin's base URL.
+    pub revocation_feed: Option<String>,
     /// Memory budget of the verified-bundle cache.
     pub cache_bytes: usize,
     /// Log every decision, not only failures.
@@ -185,6 +189,11 @@ impl EdgeConfig {
             routes,
             upstream: url_var("SG_UPSTREAM")?,
             policy_url: url_var("SG_POLICY_URL")?,
+            revocation_feed: match var("SG_REVOCATION_FEED").filter(|v| !v.is_empty()) {
+                None => None,
+                Some(v) if v == "origin" => Some(v),
+                Some(v) => Some(base_url("SG_REVOCATION_FEED", &v)?),
+            },
             cache_bytes,
             log_all: match var("SG_LOG").as_deref() {
                 None | Some("failures") => false,

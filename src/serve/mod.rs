@@ -8,6 +8,7 @@
 
 mod cache;
 mod config;
+pub mod feed;
 pub mod markup;
 mod request;
 pub mod url;

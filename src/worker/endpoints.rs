@@ -33,7 +33,7 @@ pub(crate) fn page_path(url: &str) -> std::result::Result<String, &'static str> 
     Ok(path)
 }
 
-pub async fn api(req: Request, env: &Env, path: &str) -> Result<Response> {
+pub async fn api(req: Request, env: &Env, path: &str, ctx: &worker::Context) -> Result<Response> {
     match (req.method(), path) {
         (Method::Get, "/__sg/health") => {
             let healthy = GateState::load(env).await.ok().and_then(|s| {
@@ -55,7 +55,7 @@ pub async fn api(req: Request, env: &Env, path: &str) -> Result<Response> {
                     return json(&body, 400);
                 }
             };
-            let page = super::decide_request(&req, env, &page_path).await.page;
+            let page = super::decide_request(&req, env, &page_path, Some(ctx)).await.page;
             let mut resp = json(&page, 200)?;
             resp.headers_mut().set("Vary", VARY)?;
             Ok(resp)

@@ -9,6 +9,7 @@
 #[cfg(feature = "dev-signer")]
 mod dev;
 mod endpoints;
+mod feed;
 mod page;
 mod rewrite;
 mod state;
@@ -81,12 +82,19 @@ pub fn shim_config() -> String {
 
 /// Loads the isolate's state and decides for `req` as a request for the page
 /// at `path`; a configuration problem gives the generic decision with its
-/// reason.
-pub(crate) async fn decide_request(req: &Request, env: &Env, path: &str) -> Decided {
+/// reason, and so does a revocation feed too old to trust.
+pub(crate) async fn decide_request(req: &Request, env: &Env, path: &str, ctx: Option<&WorkerContext>) -> Decided {
     match GateState::load(env).await {
         Ok(state) => {
+            let fresh = feed::ensure(state.clone(), env, ctx).await;
             let mut st = state.borrow_mut();
-            let (decision, cached) = decide(req, &mut st, path);
+            let (decision, cached) = match fresh {
+                Ok(()) => decide(req, &mut st, path),
+                Err(()) => {
+                    let message = "the revocation feed could not be read recently".to_string();
+                    (Decision::failed(&st.policy_version(), FailureCode::RevocationsStale, message), false)
+                }
+            };
             let (page, upstream) = match &st.gate {
                 Ok(g) => (decision.for_page(g.policy().exposure()), decision.exposed(&g.policy().exposure().upstream)),
                 Err(_) => (generic_json(), serde_json::json!({})),
@@ -123,19 +131,31 @@ fn fault_injection(env: &Env) {
     }
 }
 
+/// Whether `path` is the origin's API, which the gate forwards unchanged to
+/// the `ORIGIN` service binding (same host, so the browser's cookies apply).
+fn is_origin_api(path: &str) -> bool {
+    path.starts_with("/v1/") || path == "/.well-known/jwks.json"
+}
+
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: WorkerContext) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: WorkerContext) -> Result<Response> {
     let path = req.path();
+    if is_origin_api(&path) {
+        return match env.service("ORIGIN") {
+            Ok(origin) => origin.fetch_request(req).await,
+            Err(_) => endpoints::json(&serde_json::json!({ "error": "no origin is bound to this gate" }), 404),
+        };
+    }
     if path.starts_with("/__sg/") {
         #[cfg(feature = "dev-signer")]
         if path.starts_with("/__sg/dev/") {
             return dev::api(req, &env, &path).await;
         }
-        return endpoints::api(req, &env, &path).await;
+        return endpoints::api(req, &env, &path, &ctx).await;
     }
     fault_injection(&env);
     let backup = req.clone()?;
-    match page::serve(req, &env).await {
+    match page::serve(req, &env, &ctx).await {
         Ok(resp) => Ok(resp),
         Err(e) => {
             state::log(&serde_json::json!({ "sg": "gate_failure", "reason": "error", "problem": e.to_string() }));

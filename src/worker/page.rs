@@ -22,10 +22,10 @@ use crate::serve::url::{path_and_query, path_of};
 use crate::serve::PageView;
 
 /// Serves one page request. Never answers 5xx for a visitor's bundle.
-pub async fn serve(req: Request, env: &Env) -> Result<Response> {
+pub async fn serve(req: Request, env: &Env, ctx: &worker::Context) -> Result<Response> {
     let url = req.inner().url();
     let Decided { decision, cached, cache_bytes, page, upstream, upstream_url, log_all } =
-        decide_request(&req, env, path_of(&url)).await;
+        decide_request(&req, env, path_of(&url), Some(ctx)).await;
     if log_all || decision.error.is_some() {
         log(&serde_json::json!({
             "sg": "decision",

@@ -32,6 +32,8 @@ pub struct GateState {
     pub(crate) gate: Result<Gate, EdgeError>,
     /// The isolate's verified-bundle cache, emptied when a failed gate is rebuilt.
     pub(crate) cache: BundleCache,
+    /// The revocation feed, when one is configured.
+    pub(crate) feed: Option<super::feed::FeedState>,
     /// While `gate` is an error: when to try again (ms since the epoch) and
     /// how many attempts have failed.
     retry: Option<(f64, u32)>,
@@ -149,7 +151,15 @@ impl GateState {
         let gate = load_gate(env, &config).await;
         let retry = gate.as_ref().err().map(|_| (crate::clock::now_ms() + backoff_ms(1), 1));
         let cache = BundleCache::with_limits(crate::serve::DEFAULT_CAPACITY, config.cache_bytes);
-        let state = Rc::new(RefCell::new(GateState { config, gate, cache, retry }));
+        let feed = config.revocation_feed.as_deref().map(|source| {
+            let source = match source {
+                "origin" => super::feed::FeedSource::Origin,
+                url => super::feed::FeedSource::Url(url.to_string()),
+            };
+            let tenants = config.tenant.iter().chain(config.tenants_by_host.values()).cloned();
+            super::feed::FeedState::new(source, tenants)
+        });
+        let state = Rc::new(RefCell::new(GateState { config, gate, cache, retry, feed }));
         STATE.with(|s| *s.borrow_mut() = Some(state.clone()));
         Ok(state)
     }

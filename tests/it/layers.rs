@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("clock", 5),
     ("js", 6),
     ("worker", 6),
+    ("origin", 6),
 ];
 
 fn layer(module: &str) -> Option<u32> {

@@ -1,0 +1,114 @@
+//! A tenant's directory: its API keys (stored hashed) and its revocation
+//! feed, the bundles the gates must refuse. Both change rarely and are read
+//! often (the origin caches keys, the gates poll the feed), so in the Worker
+//! one Durable Object per tenant holds them, off every subject's write path.
+
+use serde_json::{json, Value as Json};
+
+use super::access::ApiKey;
+use super::error::LedgerError;
+use super::store::{int, text, Statement, Store};
+use crate::time::UnixTime;
+
+/// Most feed entries one poll returns.
+pub const FEED_PAGE: i64 = 1000;
+
+/// A tenant's API keys and revocation feed over a store.
+pub struct Directory<'a, S: Store> {
+    store: &'a mut S,
+}
+
+impl<'a, S: Store> Directory<'a, S> {
+    /// The directory over `store`.
+    pub fn new(store: &'a mut S) -> Self {
+        Directory { store }
+    }
+
+    /// Records a new API key (its secret's hash only).
+    pub fn add_api_key(&mut self, key: &ApiKey, label: &str, now: UnixTime) -> Result<(), LedgerError> {
+        self.store.apply(&[Statement::new(
+            "INSERT INTO api_keys (tenant_id, key_id, key_hash, label, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)",
+            vec![key.tenant.as_str().into(), key.key_id.as_str().into(), key.secret_hash().into(), label.into(), now.0.into()],
+        )])?;
+        Ok(())
+    }
+
+    /// Whether a presented key is a live key of its tenant.
+    pub fn check_api_key(&mut self, key: &ApiKey) -> Result<bool, LedgerError> {
+        let rows = self.store.query(
+            "SELECT key_hash FROM api_keys WHERE tenant_id = ? AND key_id = ? AND revoked_at IS NULL",
+            &[key.tenant.as_str().into(), key.key_id.as_str().into()],
+        )?;
+        Ok(match rows.first() {
+            Some(r) => key.matches(&text(r, 0)?),
+            None => false,
+        })
+    }
+
+    /// Retires an API key.
+    pub fn revoke_api_key(&mut self, tenant: &str, key_id: &str, now: UnixTime) -> Result<(), LedgerError> {
+        self.store.apply(&[Statement::new(
+            "UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND key_id = ? AND revoked_at IS NULL",
+            vec![now.0.into(), tenant.into(), key_id.into()],
+        )])?;
+        Ok(())
+    }
+
+    /// Appends revoked bundles to the feed (each once) and prunes entries
+    /// whose bundles have expired anyway. Returns the feed's last sequence.
+    pub fn revoke_bundles(
+        &mut self,
+        tenant: &str,
+        bundles: &[(String, i64)],
+        now: UnixTime,
+    ) -> Result<i64, LedgerError> {
+        let rows =
+            self.store.query("SELECT COALESCE(MAX(seq), 0) FROM revocations WHERE tenant_id = ?", &[tenant.into()])?;
+        let mut seq = rows.first().map(|r| int(r, 0)).transpose()?.unwrap_or(0);
+        let mut batch = vec![Statement::new(
+            "DELETE FROM revocations WHERE tenant_id = ? AND expires_at <= ?",
+            vec![tenant.into(), now.0.into()],
+        )];
+        for (bundle_id, expires_at) in bundles {
+            let known = self.store.query(
+                "SELECT 1 FROM revocations WHERE tenant_id = ? AND bundle_id = ?",
+                &[tenant.into(), bundle_id.as_str().into()],
+            )?;
+            if known.is_empty() && *expires_at > now.0 {
+                seq += 1;
+                batch.push(Statement::new(
+                    "INSERT INTO revocations (tenant_id, seq, bundle_id, expires_at) VALUES (?, ?, ?, ?)",
+                    vec![tenant.into(), seq.into(), bundle_id.as_str().into(), (*expires_at).into()],
+                ));
+            }
+        }
+        self.store.apply(&batch)?;
+        Ok(seq)
+    }
+
+    /// The feed after `since`: `{"seq": N, "bundles": [{"bundle_id", "expires_at"}], "more": bool}`,
+    /// unexpired entries only. A gate keeps `seq` and asks again with it.
+    pub fn feed(&mut self, tenant: &str, since: i64, now: UnixTime) -> Result<Json, LedgerError> {
+        let rows = self.store.query(
+            "SELECT seq, bundle_id, expires_at FROM revocations WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            &[tenant.into(), since.into(), (FEED_PAGE + 1).into()],
+        )?;
+        let more = rows.len() as i64 > FEED_PAGE;
+        let mut last = since;
+        let mut bundles = Vec::new();
+        for r in rows.iter().take(FEED_PAGE as usize) {
+            last = int(r, 0)?;
+            let expires_at = int(r, 2)?;
+            if expires_at > now.0 {
+                bundles.push(json!({ "bundle_id": text(r, 1)?, "expires_at": expires_at }));
+            }
+        }
+        if rows.is_empty() {
+            let head = self
+                .store
+                .query("SELECT COALESCE(MAX(seq), 0) FROM revocations WHERE tenant_id = ?", &[tenant.into()])?;
+            last = last.max(head.first().map(|r| int(r, 0)).transpose()?.unwrap_or(0));
+        }
+        Ok(json!({ "seq": last, "bundles": bundles, "more": more }))
+    }
+}

@@ -1,0 +1,135 @@
+//! The origin Worker's configuration, from variables and secrets, read once
+//! per isolate.
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `SG_POLICY` | the policy JSON the ledger enforces (required) |
+//! | `SG_SIGNING_KEYS` | secret: JSON list (or JWK Set) of private JWKs; the first signs, all are published in `/v1/keys` (rotation) |
+//! | `SG_SESSION_SECRET` | secret: at least 32 bytes, the HMAC key of browser sessions |
+//! | `SG_ADMIN_TOKEN` | secret: bearer token of the admin endpoints (API keys, verification); without it they are off |
+//! | `SG_TENANT` / `SG_TENANTS` | the tenant of browser requests, or JSON `{"host": "tenant"}` |
+//! | `SG_ISSUER` | `iss` of issued bundles (default `signalgate-origin`) |
+//! | `SG_AUDIENCE` | `aud` of issued bundles: the gates' audience (default `signalgate`) |
+//! | `SG_SCOPE` | the scope consents cover by default: the gates' scope (default `web`) |
+//! | `SG_BUNDLE_TTL` | how long issued bundles live (default `1d`, capped by the policy) |
+//! | `SG_FAULT_INJECTION` | tests only: `ledger-crash:N` makes the next ledger write fail after N statements |
+
+use std::collections::BTreeMap;
+
+use worker::Env;
+
+use crate::bundle::{Signer, SigningKey};
+use crate::model::Policy;
+use crate::time::Span;
+
+/// Everything the origin needs to answer.
+pub struct OriginConfig {
+    /// The policy.
+    pub policy: Policy,
+    /// The current signer (the first key).
+    pub signer: Signer,
+    /// The public JWK Set of every configured key.
+    pub public_jwks: String,
+    /// `iss`.
+    pub issuer: String,
+    /// `aud`.
+    pub audience: String,
+    /// The default consent scope.
+    pub scope: String,
+    /// Bundle lifetime.
+    pub bundle_ttl: Span,
+    /// Session HMAC key.
+    pub session_secret: Vec<u8>,
+    /// Admin bearer token.
+    pub admin_token: Option<String>,
+    /// Browser tenant.
+    pub tenant: Option<String>,
+    /// Browser tenant by lowercased host.
+    pub tenants_by_host: BTreeMap<String, String>,
+    /// Tests only: crash the next ledger write after N statements.
+    pub crash_after: Option<usize>,
+}
+
+fn var(env: &Env, name: &str) -> Option<String> {
+    env.var(name)
+        .ok()
+        .map(|v| v.to_string())
+        .or_else(|| env.secret(name).ok().map(|s| s.to_string()))
+        .filter(|s| !s.is_empty())
+}
+
+fn problem(variable: &str, detail: impl std::fmt::Display) -> String {
+    format!("`{variable}`: {detail}")
+}
+
+impl OriginConfig {
+    /// Reads and checks the configuration; the error names the variable.
+    pub fn from_env(env: &Env) -> Result<OriginConfig, String> {
+        let policy_text = var(env, "SG_POLICY").ok_or_else(|| problem("SG_POLICY", "is required"))?;
+        let policy = Policy::from_json(&policy_text).map_err(|e| problem("SG_POLICY", e))?;
+        let keys_text = var(env, "SG_SIGNING_KEYS").ok_or_else(|| problem("SG_SIGNING_KEYS", "is required"))?;
+        let keys_json: serde_json::Value =
+            serde_json::from_str(&keys_text).map_err(|e| problem("SG_SIGNING_KEYS", e))?;
+        let list = keys_json.get("keys").unwrap_or(&keys_json);
+        let list = list.as_array().ok_or_else(|| problem("SG_SIGNING_KEYS", "expected a list of private JWKs"))?;
+        let mut keys = Vec::new();
+        for k in list {
+            keys.push(SigningKey::from_jwk_json(&k.to_string()).map_err(|e| problem("SG_SIGNING_KEYS", e))?);
+        }
+        let first = keys.first().cloned().ok_or_else(|| problem("SG_SIGNING_KEYS", "holds no key"))?;
+        let public = crate::bundle::KeySet::new(keys.iter().map(SigningKey::public_key).collect())
+            .map_err(|e| problem("SG_SIGNING_KEYS", e))?
+            .to_json();
+        let session_secret =
+            var(env, "SG_SESSION_SECRET").ok_or_else(|| problem("SG_SESSION_SECRET", "is required"))?;
+        if session_secret.len() < 32 {
+            return Err(problem("SG_SESSION_SECRET", "must be at least 32 bytes"));
+        }
+        let tenants_by_host: BTreeMap<String, String> = match var(env, "SG_TENANTS") {
+            Some(t) => serde_json::from_str::<BTreeMap<String, String>>(&t)
+                .map_err(|e| problem("SG_TENANTS", e))?
+                .into_iter()
+                .map(|(h, t)| (h.to_ascii_lowercase(), t))
+                .collect(),
+            None => BTreeMap::new(),
+        };
+        let bundle_ttl = match var(env, "SG_BUNDLE_TTL") {
+            Some(t) => Span::parse(&t).map_err(|e| problem("SG_BUNDLE_TTL", e))?,
+            None => Span::days(1),
+        };
+        let crash_after =
+            var(env, "SG_FAULT_INJECTION").and_then(|f| f.strip_prefix("ledger-crash:").and_then(|n| n.parse().ok()));
+        Ok(OriginConfig {
+            policy,
+            signer: Signer::new(first),
+            public_jwks: public,
+            issuer: var(env, "SG_ISSUER").unwrap_or_else(|| "signalgate-origin".into()),
+            audience: var(env, "SG_AUDIENCE").unwrap_or_else(|| "signalgate".into()),
+            scope: var(env, "SG_SCOPE").unwrap_or_else(|| "web".into()),
+            bundle_ttl,
+            session_secret: session_secret.into_bytes(),
+            admin_token: var(env, "SG_ADMIN_TOKEN"),
+            tenant: var(env, "SG_TENANT"),
+            tenants_by_host,
+            crash_after,
+        })
+    }
+
+    /// The browser tenant for a request to `host`.
+    pub fn tenant_for(&self, host: &str) -> Option<&str> {
+        let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
+        self.tenants_by_host.get(&host).or(self.tenant.as_ref()).map(String::as_str)
+    }
+
+    /// The ledger's issuer settings.
+    pub fn issuer(&self) -> crate::ledger::Issuer<'_> {
+        crate::ledger::Issuer {
+            policy: &self.policy,
+            signer: &self.signer,
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            scope: self.scope.clone(),
+            bundle_ttl: self.bundle_ttl,
+        }
+    }
+}

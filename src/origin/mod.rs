@@ -1,0 +1,114 @@
+//! The origin Worker (workers-rs): the ledger's HTTP API on Durable Objects
+//! with SQLite storage. One `SubjectLedger` object per (tenant, subject)
+//! owns that subject's ledger, so each subject's writes are serialised in
+//! one place and nothing tenant-wide sits on the write path; one
+//! `TenantDirectory` object per tenant holds its API keys and its
+//! revocation feed, written only when a key is created or a consent is
+//! revoked. Built apart from the gate (`pkg-scripts/build origin`), so the
+//! edge gate stays small.
+
+mod api;
+mod config;
+mod directory_do;
+mod protocol;
+mod store;
+mod subject_do;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use worker::{event, Context, Env, Method, Request, RequestInit, Response, Result};
+
+pub use config::OriginConfig;
+pub use directory_do::TenantDirectory;
+pub use protocol::{CallReply, DirectoryCall, SubjectCall, SubjectOp};
+pub use subject_do::SubjectLedger;
+
+use crate::ledger::access::ApiKey;
+use crate::ledger::LedgerError;
+
+/// How long a checked API key is trusted without asking the directory again.
+const KEY_CACHE_MS: f64 = 30_000.0;
+
+// An isolate runs one thread, and workers-rs gives handlers no place of
+// their own for values kept between requests: the parsed configuration and
+// the API keys checked recently live here, rebuilt from the environment and
+// the directory whenever they are missing.
+thread_local! {
+    static CONFIG: RefCell<Option<Rc<OriginConfig>>> = const { RefCell::new(None) };
+    static KEYS: RefCell<HashMap<String, f64>> = RefCell::new(HashMap::new());
+}
+
+/// The isolate's configuration, read on first use.
+pub(crate) fn config(env: &Env) -> std::result::Result<Rc<OriginConfig>, String> {
+    if let Some(c) = CONFIG.with(|c| c.borrow().clone()) {
+        return Ok(c);
+    }
+    let c = Rc::new(OriginConfig::from_env(env)?);
+    CONFIG.with(|slot| *slot.borrow_mut() = Some(c.clone()));
+    Ok(c)
+}
+
+/// One structured log line (never personal data).
+pub(crate) fn log(value: &serde_json::Value) {
+    worker::console_log!("{}", value);
+}
+
+async fn call(stub: worker::Stub, body: String) -> std::result::Result<CallReply, LedgerError> {
+    let storage = |e: worker::Error| LedgerError::Storage { detail: e.to_string() };
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(body.into()));
+    let req = Request::new_with_init("https://ledger.internal/call", &init).map_err(storage)?;
+    let mut resp = stub.fetch_with_request(req).await.map_err(storage)?;
+    resp.json::<CallReply>().await.map_err(storage)
+}
+
+/// Calls the subject's `SubjectLedger`.
+pub(crate) async fn call_subject(env: &Env, c: &SubjectCall) -> std::result::Result<CallReply, LedgerError> {
+    let storage = |e: worker::Error| LedgerError::Storage { detail: e.to_string() };
+    let ns = env.durable_object("SUBJECTS").map_err(storage)?;
+    let stub = ns
+        .id_from_name(&subject_do::object_name(&c.tenant, &c.subject))
+        .and_then(|id| id.get_stub())
+        .map_err(storage)?;
+    call(stub, serde_json::to_string(c).unwrap_or_default()).await
+}
+
+/// Calls the tenant's `TenantDirectory`.
+pub(crate) async fn call_directory(
+    env: &Env,
+    tenant: &str,
+    c: &DirectoryCall,
+) -> std::result::Result<CallReply, LedgerError> {
+    let storage = |e: worker::Error| LedgerError::Storage { detail: e.to_string() };
+    let ns = env.durable_object("TENANTS").map_err(storage)?;
+    let stub = ns.id_from_name(tenant).and_then(|id| id.get_stub()).map_err(storage)?;
+    call(stub, serde_json::to_string(c).unwrap_or_default()).await
+}
+
+/// Whether a presented API key is live, asking the tenant's directory at
+/// most every [`KEY_CACHE_MS`] per key (a retired key stops working within
+/// that time).
+pub(crate) async fn key_is_valid(env: &Env, key: &ApiKey, token: &str) -> std::result::Result<bool, LedgerError> {
+    let id = key.secret_hash();
+    let now = crate::clock::now_ms();
+    if KEYS.with(|k| k.borrow().get(&id).is_some_and(|until| *until > now)) {
+        return Ok(true);
+    }
+    let reply = call_directory(env, &key.tenant, &DirectoryCall::CheckKey { token: token.to_string() }).await?;
+    let valid = reply.status == 200 && reply.body.get("valid").and_then(|v| v.as_bool()) == Some(true);
+    KEYS.with(|k| {
+        let mut k = k.borrow_mut();
+        k.retain(|_, until| *until > now);
+        if valid {
+            k.insert(id, now + KEY_CACHE_MS);
+        }
+    });
+    Ok(valid)
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    api::handle(req, env).await
+}
