@@ -268,6 +268,7 @@ async fn admin_verify(
         key: None,
         target: None,
         body: String::new(),
+        crash_after: None,
     };
     let reply = super::call_subject(env, &call).await?;
     json_response(reply.status, &reply.body).map_err(|e| LedgerError::Storage { detail: e.to_string() })
@@ -315,8 +316,9 @@ async fn subject_call(
             (tenant, subject.clone(), ActorType::Subject, subject)
         }
     };
-    let call =
-        SubjectCall { op, tenant, subject, actor, actor_id, key, target: target.map(str::to_string), body: text };
+    let crash_after = req.headers().get("Sg-Test-Crash-After").ok().flatten().and_then(|n| n.parse().ok());
+    let target = target.map(str::to_string);
+    let call = SubjectCall { op, tenant, subject, actor, actor_id, key, target, body: text, crash_after };
     let reply: CallReply = super::call_subject(env, &call).await?;
     let mut resp =
         json_response(reply.status, &reply.body).map_err(|e| LedgerError::Storage { detail: e.to_string() })?;

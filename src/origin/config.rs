@@ -12,7 +12,7 @@
 //! | `SG_AUDIENCE` | `aud` of issued bundles: the gates' audience (default `signalgate`) |
 //! | `SG_SCOPE` | the scope consents cover by default: the gates' scope (default `web`) |
 //! | `SG_BUNDLE_TTL` | how long issued bundles live (default `1d`, capped by the policy) |
-//! | `SG_FAULT_INJECTION` | tests only: `ledger-crash:N` makes the next ledger write fail after N statements |
+//! | `SG_FAULT_INJECTION` | tests only: `ledger-crash` lets a request's `Sg-Test-Crash-After: N` header make its ledger write fail after N statements, inside the transaction |
 
 use std::collections::BTreeMap;
 
@@ -46,8 +46,8 @@ pub struct OriginConfig {
     pub tenant: Option<String>,
     /// Browser tenant by lowercased host.
     pub tenants_by_host: BTreeMap<String, String>,
-    /// Tests only: crash the next ledger write after N statements.
-    pub crash_after: Option<usize>,
+    /// Tests only: requests may ask for a crash between writes.
+    pub crash_injection: bool,
 }
 
 fn var(env: &Env, name: &str) -> Option<String> {
@@ -97,8 +97,7 @@ impl OriginConfig {
             Some(t) => Span::parse(&t).map_err(|e| problem("SG_BUNDLE_TTL", e))?,
             None => Span::days(1),
         };
-        let crash_after =
-            var(env, "SG_FAULT_INJECTION").and_then(|f| f.strip_prefix("ledger-crash:").and_then(|n| n.parse().ok()));
+        let crash_injection = var(env, "SG_FAULT_INJECTION").as_deref() == Some("ledger-crash");
         Ok(OriginConfig {
             policy,
             signer: Signer::new(first),
@@ -111,7 +110,7 @@ impl OriginConfig {
             admin_token: var(env, "SG_ADMIN_TOKEN"),
             tenant: var(env, "SG_TENANT"),
             tenants_by_host,
-            crash_after,
+            crash_injection,
         })
     }
 

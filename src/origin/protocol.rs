@@ -42,6 +42,10 @@ pub struct SubjectCall {
     pub target: Option<String>,
     /// The request body (UTF-8).
     pub body: String,
+    /// Tests only (`SG_FAULT_INJECTION=ledger-crash`): the write fails after
+    /// this many statements of its batch, inside the transaction.
+    #[serde(default)]
+    pub crash_after: Option<usize>,
 }
 
 /// A call to a `TenantDirectory` object.

@@ -16,8 +16,9 @@ pub struct DoStore {
     sql: SqlStorage,
     /// The raw `DurableObjectStorage` (for `transactionSync`).
     storage: JsValue,
-    /// Tests only (`SG_FAULT_INJECTION=ledger-crash:N`): the next batch throws
-    /// after its N-th statement, inside the transaction.
+    /// Tests only (`SG_FAULT_INJECTION=ledger-crash`): the next batch longer
+    /// than N statements throws after its N-th statement, inside the
+    /// transaction.
     crash_after: Option<usize>,
 }
 
@@ -83,7 +84,7 @@ impl Store for DoStore {
         let sql = self.sql.clone();
         let owned: Vec<(&'static str, Vec<SqlStorageValue>)> =
             batch.iter().map(|s| (s.sql, s.params.iter().map(to_sql).collect())).collect();
-        let crash_after = self.crash_after.take();
+        let crash_after = if self.crash_after.is_some_and(|n| batch.len() > n) { self.crash_after.take() } else { None };
         let failure: Rc<RefCell<Option<String>>> = Rc::new(RefCell::new(None));
         let seen = failure.clone();
         let body = Closure::once(move || -> Result<(), JsValue> {

@@ -72,8 +72,8 @@ impl DurableObject for SubjectLedger {
 }
 
 impl SubjectLedger {
-    fn store(&self, config: &OriginConfig) -> std::result::Result<DoStore, LedgerError> {
-        Ok(DoStore::open(&self.state.storage(), config.crash_after)?)
+    fn store(&self, crash_after: Option<usize>) -> std::result::Result<DoStore, LedgerError> {
+        Ok(DoStore::open(&self.state.storage(), crash_after)?)
     }
 
     /// The (tenant, subject) this object serves, kept on first use.
@@ -86,11 +86,13 @@ impl SubjectLedger {
     }
 
     fn answer(&self, config: &OriginConfig, call: &SubjectCall) -> std::result::Result<Reply, LedgerError> {
-        let mut store = self.store(config)?;
-        store.apply(&[crate::ledger::Statement::new(
+        // Tests only: the crash injection arms the store for this request's write.
+        self.store(None)?.apply(&[crate::ledger::Statement::new(
             "INSERT OR IGNORE INTO ledger_meta (key, value) VALUES ('identity', ?)",
             vec![Value::Text(format!("{}/{}", call.tenant, call.subject))],
         )])?;
+        let crash_after = call.crash_after.filter(|_| config.crash_injection);
+        let mut store = self.store(crash_after)?;
         let issuer = config.issuer();
         let mut ledger = Ledger::new(&mut store, &issuer);
         let caller = Caller { actor: call.actor, actor_id: call.actor_id.clone() };

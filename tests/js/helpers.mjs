@@ -66,15 +66,21 @@ export async function freePort() {
  * `build/worker-dev/shim.mjs`);
  * `probe`, the path requested until the Worker answers (default
  * `/__sg/health`), or `null` to wait only until the port accepts connections,
- * so the first request reaches a Worker that has served nothing yet.
+ * so the first request reaches a Worker that has served nothing yet;
+ * `origin`, variables for the origin Worker (build/origin), started beside
+ * the gate in the same workerd and bound to it as `ORIGIN`.
+ * The result also has `dir` (its scratch directory; Durable Object storage
+ * is under `dir/state`).
  */
-export async function startWorker(vars, { timeoutMs = 60000, config, script, probe = "/__sg/health" } = {}) {
+export async function startWorker(vars, { timeoutMs = 60000, config, script, probe = "/__sg/health", origin } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "sg-worker-"));
   const envFile = join(dir, "test.env");
   writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}='${v}'`).join("\n") + "\n");
   const port = await freePort();
   const wrangler = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
-  const child = spawn(process.execPath, [wrangler, "dev", ...(script ? [script] : []), ...(config ? ["--config", config] : []), "--local", "--ip", "127.0.0.1", "--port", String(port),
+  const configs = [...(config ? ["--config", config] : [])];
+  if (origin) configs.push(...(config ? [] : ["--config", join(ROOT, "wrangler.toml")]), "--config", originConfig(dir, origin));
+  const child = spawn(process.execPath, [wrangler, "dev", ...(script ? [script] : []), ...configs, "--local", "--ip", "127.0.0.1", "--port", String(port),
     "--env-file", envFile, "--show-interactive-dev-session=false", "--log-level", "log", "--persist-to", join(dir, "state")], {
     cwd: ROOT,
     env: { ...process.env, SG_SKIP_BUILD: "1", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false",
@@ -103,6 +109,7 @@ export async function startWorker(vars, { timeoutMs = 60000, config, script, pro
   }
   return {
     url,
+    dir,
     logs: () => out,
     stop: () => new Promise((resolve) => {
       if (child.exitCode !== null) return resolve();
@@ -153,4 +160,57 @@ export function rawRequest(url, { method = "GET", headers = {}, body } = {}) {
     if (body !== undefined) req.write(body);
     req.end();
   });
+}
+
+/**
+ * A copy of wrangler.origin.toml for a test: the entry as an absolute path,
+ * no [build] step, and [vars] = its own defaults overridden by `vars`
+ * (wrangler's --env-file reaches only the first Worker of a multi-Worker
+ * run). Returns the file's path.
+ */
+function originConfig(dir, vars) {
+  let toml = readFileSync(join(ROOT, "wrangler.origin.toml"), "utf8");
+  const defaults = {};
+  const varsSection = toml.match(/^\[vars\]\n([\s\S]*?)(?=^\[)/m);
+  for (const m of (varsSection ? varsSection[1] : "").matchAll(/^(\w+) = "(.*)"$/gm)) defaults[m[1]] = m[2];
+  toml = toml.replace(/^main = .*$/m, `main = ${JSON.stringify(join(ROOT, "build", "origin", "shim.mjs"))}`)
+    .replace(/^\[build\]\n[\s\S]*?(?=^\[)/m, "")
+    .replace(/^\[vars\]\n[\s\S]*?(?=^\[)/m, "");
+  toml += "\n[vars]\n" + Object.entries({ ...defaults, ...vars }).map(([k, v]) => `${k} = ${JSON.stringify(String(v))}`).join("\n") + "\n";
+  const file = join(dir, "origin.toml");
+  writeFileSync(file, toml);
+  return file;
+}
+
+/**
+ * Keys and secrets for an origin and the gate that trusts it:
+ * { key, origin: {origin Worker vars}, gate: {gate vars} }.
+ */
+export function originStack(extraOrigin = {}, extraGate = {}) {
+  const key = newKey();
+  const origin = {
+    SG_POLICY: JSON.stringify(JSON.parse(POLICY)),
+    SG_SIGNING_KEYS: `[${key.privateJwk}]`,
+    SG_SESSION_SECRET: "test-session-secret-that-is-long-enough-0123456789",
+    SG_ADMIN_TOKEN: "test-admin-token-0123456789",
+    ...extraOrigin,
+  };
+  const gate = { SG_PUBLIC_KEYS: key.publicJwks, SG_REVOCATION_FEED: "origin", SG_LOG: "all", ...extraGate };
+  return { key, origin, gate, admin: origin.SG_ADMIN_TOKEN };
+}
+
+/** A JSON request to a Worker: { status, headers, body (parsed when JSON), text, cookies }. */
+export async function call(url, { method = "GET", body, headers = {}, cookie } = {}) {
+  const init = { method, headers: { ...headers }, redirect: "manual" };
+  if (body !== undefined) {
+    init.body = typeof body === "string" ? body : JSON.stringify(body);
+    if (!Object.keys(init.headers).some((h) => h.toLowerCase() === "content-type")) init.headers["Content-Type"] = "application/json";
+  }
+  if (cookie) init.headers.Cookie = cookie;
+  const resp = await fetch(url, init);
+  const text = await resp.text();
+  let parsed = null;
+  try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+  const cookies = Object.fromEntries(resp.headers.getSetCookie().map((c) => c.split(";")[0].split("=")).map(([k, ...v]) => [k, v.join("=")]));
+  return { status: resp.status, headers: resp.headers, body: parsed, text, cookies };
 }
