@@ -84,7 +84,8 @@ impl Store for DoStore {
         let sql = self.sql.clone();
         let owned: Vec<(&'static str, Vec<SqlStorageValue>)> =
             batch.iter().map(|s| (s.sql, s.params.iter().map(to_sql).collect())).collect();
-        let crash_after = if self.crash_after.is_some_and(|n| batch.len() > n) { self.crash_after.take() } else { None };
+        let crash_after =
+            if self.crash_after.is_some_and(|n| batch.len() > n) { self.crash_after.take() } else { None };
         let failure: Rc<RefCell<Option<String>>> = Rc::new(RefCell::new(None));
         let seen = failure.clone();
         let body = Closure::once(move || -> Result<(), JsValue> {

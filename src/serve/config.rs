@@ -17,7 +17,6 @@
 //! | `SG_REVOCATION_FEED` | `origin` (the `ORIGIN` service binding) or an origin's `http(s)` base URL: poll its revocation feed so a consent revoked there stops yielding tokens here within 1 s (see [`crate::serve::feed`]) |
 //! | `SG_CACHE_BYTES` | memory budget of the verified-bundle cache in bytes (default 8 MiB, 16 KiB to 256 MiB) |
 //! | `SG_LOG` | `failures` (default: one line per failed bundle or error) or `all` (also every decision) |
-//! | `SG_DEV_SIGNING_KEY` | development builds only (`pkg-scripts/build worker-dev`): the demo's signing key; ignored by production builds |
 //! | `SG_FAULT_INJECTION` | tests only: `panic` makes every page request panic inside the gate, to prove the shim fails closed |
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -6,8 +6,6 @@
 //! Fails closed: any problem with the bundle, the keys or the policy gives
 //! the generic tier, logged with its reason, never a 5xx for the visitor.
 
-#[cfg(feature = "dev-signer")]
-mod dev;
 mod endpoints;
 mod feed;
 mod page;
@@ -147,10 +145,6 @@ async fn fetch(req: Request, env: Env, ctx: WorkerContext) -> Result<Response> {
         };
     }
     if path.starts_with("/__sg/") {
-        #[cfg(feature = "dev-signer")]
-        if path.starts_with("/__sg/dev/") {
-            return dev::api(req, &env, &path).await;
-        }
         return endpoints::api(req, &env, &path, &ctx).await;
     }
     fault_injection(&env);

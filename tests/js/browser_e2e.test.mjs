@@ -1,19 +1,21 @@
 // The demo in real headless Chromium (Debian's, driven by playwright-core)
-// through the real Worker in workerd: a visitor shares preferences with the
-// form, and the next page is curated; "Forget me" makes it generic again.
+// through the gate and the origin in workerd: a visitor shares preferences
+// with the form (recorded by the origin's ledger, which signs the bundle),
+// and the next page is curated; "Forget me" revokes the consents and the
+// page is generic again.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { ROOT, startWorker, newKey } from "./helpers.mjs";
+import { ROOT, startWorker, newKey, originStack } from "./helpers.mjs";
 
 const CHROMIUM = process.env.SG_CHROMIUM || "/usr/bin/chromium";
 let w, browser;
 
 before(async () => {
-  const key = newKey();
-  w = await startWorker({ SG_PUBLIC_KEYS: key.publicJwks, SG_DEV_SIGNING_KEY: key.privateJwk }, { script: "build/worker-dev/shim.mjs" });
+  const stack = originStack();
+  w = await startWorker(stack.gate, { origin: stack.origin });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -33,6 +35,9 @@ test("sharing preferences turns the generic page into a curated one", async () =
   assert.match(await page.textContent("#decision-view"), /"tier": "generic"/);
   await page.screenshot({ path: join(shots, "demo-generic.png"), fullPage: true });
 
+  // Nothing is ticked in advance: the visitor chooses the use too.
+  assert.equal(await page.isChecked('input[value="personalization"]'), false);
+  await page.check('input[value="personalization"]');
   await page.check('input[value="trail-running"]');
   await page.check('input[value="hiking"]');
   await page.selectOption('select[name="language"]', "de");
@@ -41,27 +46,34 @@ test("sharing preferences turns the generic page into a curated one", async () =
   assert.deepEqual(await visible(page), ["Picked for you", "Trail & road running", "Into the outdoors", "Auf Deutsch"]);
   const decision = JSON.parse(await page.textContent("#sg-decision"));
   assert.deepEqual(decision, { segments: ["sgt_9b2a47d1c8", "sgt_a83f01b7e2", "sgt_5d1e9a20c4"], tier: "curated" });
-  // The page carries only tier and tokens: not the subject or the signals from the bundle.
-  const cookie = (await page.context().cookies()).find((c) => c.name === "sg_bundle");
+  // The page carries only tier and tokens: not the subject or the signals
+  // from the bundle; and page scripts cannot read the bundle or session.
+  const cookies = await page.context().cookies();
+  const cookie = cookies.find((c) => c.name === "sg_bundle");
+  assert.ok(cookie.httpOnly && cookies.find((c) => c.name === "sg_session").httpOnly);
+  assert.equal(await page.evaluate(() => document.cookie), "");
   const bundleClaims = JSON.parse(Buffer.from(cookie.value.split(".")[1], "base64url").toString());
   const html = await page.content();
   assert.ok(!html.includes(bundleClaims.sub) && !html.includes(bundleClaims.jti), "subject or bundle id leaked into the page");
   await page.screenshot({ path: join(shots, "demo-curated.png"), fullPage: true });
 
+  // "Forget me" revokes every consent: the new bundle carries nothing, so
+  // the page falls back to context only (the policy's contextual tier).
   await page.click("#forget");
-  await page.waitForSelector("section.generic");
-  assert.deepEqual(await visible(page), ["Welcome", "Bestsellers"]);
+  await page.waitForSelector("section.contextual");
+  assert.deepEqual(await visible(page), ["Popular this week", "Bestsellers"]);
+  assert.deepEqual(JSON.parse(await page.textContent("#sg-decision")), { segments: [], tier: "contextual" });
   await page.close();
 });
 
-test("soft-expired preferences fall back to the contextual tier", async () => {
+test("declining is as easy as accepting: no use chosen, nothing is saved", async () => {
   const page = await browser.newPage();
   await page.goto(w.url + "/");
   await page.check('input[value="climbing"]');
-  await page.selectOption('select[name="age_days"]', "100");
   await page.click('button[type="submit"]');
-  await page.waitForSelector("section.contextual");
-  assert.deepEqual(await visible(page), ["Popular this week", "Bestsellers"]);
+  await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Nothing saved"));
+  assert.deepEqual(await visible(page), ["Welcome", "Bestsellers"]);
+  assert.equal((await page.context().cookies()).find((c) => c.name === "sg_bundle"), undefined);
   await page.close();
 });
 

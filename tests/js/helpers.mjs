@@ -62,8 +62,7 @@ export async function freePort() {
  * Starts the built Worker in real workerd via `wrangler dev` on 127.0.0.1
  * with `vars` (written to an env file). Resolves to { url, logs(), stop() }.
  * Options: `config`, another wrangler.toml (default: the project's);
- * `script`, another entry module (e.g. the development build
- * `build/worker-dev/shim.mjs`);
+ * `script`, another entry module;
  * `probe`, the path requested until the Worker answers (default
  * `/__sg/health`), or `null` to wait only until the port accepts connections,
  * so the first request reaches a Worker that has served nothing yet;
