@@ -124,6 +124,17 @@ const cold = workerd?.cold;
 row("cold start: gate, first request (fresh isolate)", cold ? `${cold.gate.first_ms.toFixed(0)} ms (warm ${cold.gate.warm_median_ms.toFixed(1)} ms)` : null,
   cold ? `pass-through: ${cold.pass.first_ms.toFixed(0)} ms (warm ${cold.pass.warm_median_ms.toFixed(1)} ms)` : "anchor: pass-through", cold ? `+${(cold.gate.first_ms - cold.gate.warm_median_ms).toFixed(0)} ms cold` : "MISSING");
 
+// ---------- the origin ----------
+const ledger = read("ledger.json");
+const originRun = read("origin.json");
+const perSec = (r) => (r ? `${r.ops_per_s.toFixed(0)}/s, p50 ${r.p50_us != null ? us(r.p50_us) : `${r.p50_ms.toFixed(1)} ms`}, p99 ${r.p99_us != null ? us(r.p99_us) : `${r.p99_ms.toFixed(1)} ms`}` : null);
+row("origin ledger natively: submit + bundle issue (SQLite file)", perSec(ledger?.ledger),
+  ledger ? `>= 0.5x bare loop (${ledger.bare_sqlite.ops_per_s.toFixed(0)}/s)` : ">= 0.5x the bare SQLite loop",
+  ledger ? atLeastRatio(ledger.ratio, 0.5) : "MISSING");
+row("  bare SQLite loop writing the same rows", perSec(ledger?.bare_sqlite), "anchor", ledger ? "-" : "MISSING");
+row("origin through workerd (gate -> origin -> subject object)", perSec(originRun), "-",
+  originRun ? `info: ${originRun.connections} callers, ${originRun.subjects} subjects, ${originRun.failed} failed` : "MISSING");
+
 // ---------- native ----------
 if (native.length === 0) {
   row("native (criterion, benches/gate.rs)", null, "anchor", "MISSING");
@@ -158,7 +169,7 @@ console.log(`\n${misses.length} budget(s) missed, ${missing.length} figure(s) mi
 const report = {
   generated: new Date().toISOString(), machine: { cores: cpus().length, cpu: cpus()[0]?.model, load_start: meta.load_start, load_end: loadavg() },
   git: meta.git, table: rows, native, native_matched: { ...Object.fromEntries(Object.entries(nat).filter(([k]) => k !== "scale").map(([k, v]) => [k, v?.id ?? null])), scale: Object.fromEntries(Object.entries(nat.scale).map(([k, v]) => [k, v?.id ?? null])) },
-  wasm, sizes, workerd, budgets: { cached_us: 5, eval_256x256_us: 50, gate_wasm_gzip_bytes: 150 * 1024, worker_gzip_bytes: 300 * 1024, workerd_ratio: 0.9, verify16: "<= jose" },
+  wasm, sizes, workerd, ledger, origin: originRun, budgets: { cached_us: 5, eval_256x256_us: 50, gate_wasm_gzip_bytes: 150 * 1024, worker_gzip_bytes: 300 * 1024, workerd_ratio: 0.9, verify16: "<= jose" },
 };
 writeFileSync(join(DIR, "report.json"), JSON.stringify(report, null, 2) + "\n");
 

@@ -1,13 +1,12 @@
 //! Issuing a subject's bundle: the claims the gate verifies, built from the
-//! current state, sized to fit one cookie, signed, and checked by the gate's
-//! own verifier before it leaves the origin.
+//! current state, sized to fit one cookie, and signed.
 
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
 use super::state::{SignalRow, SubjectState};
-use crate::bundle::{KeySet, Signer, UnverifiedBundle, VerifiedBundle};
+use crate::bundle::{Signer, VerifiedBundle};
 use crate::codec::b64;
 use crate::model::{Claims, ConsentRecord, ConsentStatus, Policy, Signal, CLAIMS_VERSION};
 use crate::time::{Span, UnixTime};
@@ -38,7 +37,7 @@ pub struct Issuer<'a> {
 pub struct Issued {
     /// The compact JWS.
     pub token: String,
-    /// The verified form (the origin verifies what it signs).
+    /// The bundle as the evaluator takes it (the origin's own, just signed).
     pub bundle: VerifiedBundle,
     /// `[signal_id, version]` of each signal carried.
     pub signals: Vec<(String, u32)>,
@@ -128,8 +127,7 @@ impl Issuer<'_> {
     }
 
     /// Signs the subject's bundle as of `state`, dropping the least recently
-    /// confirmed signals if all of them would not fit one cookie, then
-    /// verifies it as a gate would.
+    /// confirmed signals if all of them would not fit one cookie.
     pub fn issue(
         &self,
         tenant: &str,
@@ -139,34 +137,35 @@ impl Issuer<'_> {
         now: UnixTime,
     ) -> Result<Issued, String> {
         let all = eligible(self.policy, state, now);
-        let sign = |n: usize| -> Result<String, String> {
+        let sign = |n: usize| -> Result<(String, Claims), String> {
             let claims = self.claims(tenant, subject, state, &all[..n], jti, now);
-            self.signer.sign(&claims).map_err(|e| e.to_string())
+            Ok((self.signer.sign(&claims).map_err(|e| e.to_string())?, claims))
         };
-        let mut token = sign(all.len())?;
+        let (mut token, mut claims) = sign(all.len())?;
         let mut carried = all.len();
         if token.len() > MAX_COOKIE_TOKEN {
             // The largest prefix (newest first) that fits: binary search.
             let (mut lo, mut hi) = (0, all.len());
             while lo < hi {
                 let mid = (lo + hi).div_ceil(2);
-                if sign(mid)?.len() <= MAX_COOKIE_TOKEN {
+                if sign(mid)?.0.len() <= MAX_COOKIE_TOKEN {
                     lo = mid;
                 } else {
                     hi = mid - 1;
                 }
             }
             carried = lo;
-            token = sign(carried)?;
+            (token, claims) = sign(carried)?;
         }
-        let keys = KeySet::new(vec![self.signer.key().public_key()]).map_err(|e| e.to_string())?;
-        let expect = crate::bundle::Expectations {
-            max_lifetime: Some(self.policy.max_bundle_lifetime()),
-            ..crate::bundle::Expectations::new(&self.audience, Some(tenant))
-        };
-        let bundle = UnverifiedBundle::parse(&token)
-            .and_then(|b| b.verify(&keys, &expect, now))
-            .map_err(|e| format!("the issued bundle does not verify: {e}"))?;
+        // The origin trusts what it has just signed: the claims are the ones
+        // `Signer::sign` validated, the signature is over exactly them.
+        let signature = token
+            .rsplit('.')
+            .next()
+            .and_then(crate::codec::b64::decode)
+            .and_then(|s| <[u8; 64]>::try_from(s).ok())
+            .ok_or_else(|| "the signer produced no signature".to_string())?;
+        let bundle = VerifiedBundle::own(self.signer.key().kid(), signature, claims);
         let carried_signals = &all[..carried];
         let mut consents: Vec<String> = carried_signals.iter().map(|s| s.consent_id.clone()).collect();
         consents.sort();

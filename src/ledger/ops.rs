@@ -376,8 +376,8 @@ impl<'a, S: Store> Ledger<'a, S> {
         Ok(u32::try_from(max).unwrap_or(u32::MAX))
     }
 
-    fn load(&mut self, tenant: &str, subject: &str, now: UnixTime) -> Result<SubjectState, LedgerError> {
-        Ok(SubjectState::load(self.store, tenant, subject, now)?)
+    fn load(&mut self, tenant: &str, subject: &str) -> Result<SubjectState, LedgerError> {
+        Ok(SubjectState::load(self.store, tenant, subject)?)
     }
 
     /// Issues a bundle on the draft's state (a `bundle_issued` event) and
@@ -499,7 +499,7 @@ impl<'a, S: Store> Ledger<'a, S> {
         c: &Capture,
         now: UnixTime,
     ) -> Result<(Reply, Vec<Statement>), LedgerError> {
-        let state = self.load(tenant, subject, now)?;
+        let state = self.load(tenant, subject)?;
         let policy: &'a Policy = self.issuer.policy;
         let class =
             policy.class(&c.signal_type).ok_or_else(|| LedgerError::UnknownClass { class: c.signal_type.clone() })?;
@@ -597,7 +597,7 @@ impl<'a, S: Store> Ledger<'a, S> {
         let request = [b"reconfirm\0".as_slice(), signal.as_bytes(), b"\0", body].concat();
         self.run(tenant, subject, key, &request, now, |l| {
             let action = input::action(body)?;
-            let state = l.load(tenant, subject, now)?;
+            let state = l.load(tenant, subject)?;
             let current = state
                 .signal(signal)
                 .filter(|s| s.active && s.consent_granted)
@@ -646,7 +646,7 @@ impl<'a, S: Store> Ledger<'a, S> {
         let request = [b"revoke\0".as_slice(), consent.as_bytes(), b"\0", body].concat();
         self.run(tenant, subject, key, &request, now, |l| {
             let action = input::action(body)?;
-            let state = l.load(tenant, subject, now)?;
+            let state = SubjectState::load_with_bundles(l.store, tenant, subject, now)?;
             let record = state.consent(consent).cloned().ok_or_else(|| LedgerError::UnknownConsent { consent: consent.to_string() })?;
             let revoked: Vec<LiveBundle> =
                 state.live_bundles.iter().filter(|b| b.consents.iter().any(|c| c == consent)).cloned().collect();
@@ -680,7 +680,7 @@ impl<'a, S: Store> Ledger<'a, S> {
         now: UnixTime,
     ) -> Result<Reply, LedgerError> {
         self.run(tenant, subject, None, b"bundle", now, |l| {
-            let state = l.load(tenant, subject, now)?;
+            let state = l.load(tenant, subject)?;
             let mut draft = l.draft(tenant, subject, state, now);
             let (_, bundle) = l.issue_into(&mut draft, caller)?;
             Ok((Reply { status: 201, body: json!({ "bundle": bundle }) }, append(&draft.events)))
@@ -690,7 +690,7 @@ impl<'a, S: Store> Ledger<'a, S> {
     /// `GET /v1/signals`: the subject's active signals with their
     /// freshness, and its consent records.
     pub fn list(&mut self, tenant: &str, subject: &str, now: UnixTime) -> Result<Reply, LedgerError> {
-        let state = self.load(tenant, subject, now)?;
+        let state = self.load(tenant, subject)?;
         let signals: Vec<Json> = state
             .signals
             .iter()
@@ -724,7 +724,7 @@ impl<'a, S: Store> Ledger<'a, S> {
         let caller = Caller { actor: ActorType::System, actor_id: "ledger".into() };
         let mut count = 0;
         self.run(tenant, subject, None, b"expire", now, |l| {
-            let state = l.load(tenant, subject, now)?;
+            let state = l.load(tenant, subject)?;
             let due: Vec<(String, u32)> = state
                 .signals
                 .iter()

@@ -72,7 +72,8 @@ pub struct SubjectState {
     pub consents: Vec<ConsentRow>,
     /// The current versions (active or expired), by signal id.
     pub signals: Vec<SignalRow>,
-    /// The unexpired bundles issued.
+    /// The unexpired bundles issued (read by [`SubjectState::load_with_bundles`]
+    /// only: a revocation needs them, every other operation not).
     pub live_bundles: Vec<LiveBundle>,
 }
 
@@ -81,13 +82,8 @@ fn list(text_json: &str) -> Result<Vec<String>, StoreError> {
 }
 
 impl SubjectState {
-    /// Reads the subject's state as of `now` (for the live bundles).
-    pub fn load(
-        store: &mut impl Store,
-        tenant: &str,
-        subject: &str,
-        now: UnixTime,
-    ) -> Result<SubjectState, StoreError> {
+    /// Reads the subject's state, without its bundles.
+    pub fn load(store: &mut impl Store, tenant: &str, subject: &str) -> Result<SubjectState, StoreError> {
         let key = [Value::from(tenant), Value::from(subject)];
         let head = store
             .query(
@@ -142,7 +138,19 @@ impl SubjectState {
                 })
             })
             .collect::<Result<_, StoreError>>()?;
-        let live_bundles = store
+        Ok(SubjectState { head, consents, signals, live_bundles: Vec::new() })
+    }
+
+    /// Reads the subject's state with the bundles still unexpired at `now`.
+    pub fn load_with_bundles(
+        store: &mut impl Store,
+        tenant: &str,
+        subject: &str,
+        now: UnixTime,
+    ) -> Result<SubjectState, StoreError> {
+        let mut state = Self::load(store, tenant, subject)?;
+        let key = [Value::from(tenant), Value::from(subject)];
+        state.live_bundles = store
             .query(
                 "SELECT bundle_id, expires_at, consent_ids FROM bundles \
                  WHERE tenant_id = ? AND subject_id = ? AND expires_at > ? ORDER BY bundle_id",
@@ -157,7 +165,7 @@ impl SubjectState {
                 })
             })
             .collect::<Result<_, StoreError>>()?;
-        Ok(SubjectState { head, consents, signals, live_bundles })
+        Ok(state)
     }
 
     /// The consent record `id`.

@@ -589,7 +589,7 @@ fn the_in_memory_state_after_an_operation_is_what_the_store_holds() {
         )
         .unwrap();
     ledger.revoke_consent(TENANT, "u-1", &service(), "c-1", b"", None, UnixTime(T0 + 9)).unwrap();
-    let stored = SubjectState::load(&mut store, TENANT, "u-1", UnixTime(T0 + 10)).unwrap();
+    let stored = SubjectState::load_with_bundles(&mut store, TENANT, "u-1", UnixTime(T0 + 10)).unwrap();
     let replayed = replay_state(&projection::load_events(&mut store, TENANT, "u-1").unwrap(), UnixTime(T0 + 10));
     assert_eq!(stored, replayed);
 }

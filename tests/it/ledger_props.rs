@@ -64,7 +64,7 @@ proptest! {
                     ledger.submit(TENANT, "u-p", &service(), body.to_string().as_bytes(), None, UnixTime(now)).ok()
                 }
                 Op::Reconfirm { pick } => {
-                    let state = SubjectState::load(&mut store, TENANT, "u-p", UnixTime(now)).unwrap();
+                    let state = SubjectState::load(&mut store, TENANT, "u-p").unwrap();
                     let ids: Vec<String> = state.signals.iter().map(|s| s.signal_id.clone()).collect();
                     let mut ledger = Ledger::new(&mut store, &issuer);
                     match ids.get(pick % ids.len().max(1)) {
@@ -99,7 +99,7 @@ proptest! {
         prop_assert_eq!(&v.chain, &Ok(()));
         prop_assert!(v.projection_matches, "replay changed the projection");
         let events = projection::load_events(&mut store, TENANT, "u-p").unwrap();
-        let stored = SubjectState::load(&mut store, TENANT, "u-p", UnixTime(now)).unwrap();
+        let stored = SubjectState::load_with_bundles(&mut store, TENANT, "u-p", UnixTime(now)).unwrap();
         prop_assert_eq!(stored, replay_state(&events, UnixTime(now)));
     }
 }
