@@ -10,7 +10,8 @@ import { readdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import * as jose from "jose";
-import { startWorker, originStack, call, pageParts, waitForLog } from "./helpers.mjs";
+import { startWorker, originStack, call as rawCall, pageParts, waitForLog } from "./helpers.mjs";
+import { checkResponse, checkRequest } from "./openapi.mjs";
 
 const GERMAN = "sgt_9b2a47d1c8", RUNNERS = "sgt_5d1e9a20c4";
 const stack = originStack({ SG_FAULT_INJECTION: "ledger-crash" });
@@ -20,6 +21,20 @@ before(async () => {
   w = await startWorker(stack.gate, { origin: stack.origin });
 });
 after(async () => { await w?.stop(); });
+
+// Every origin reply in this file is checked against docs/openapi.json, and
+// every JSON body sent is checked against the request schema unless the test
+// sends it on purpose as bad input (`bad: true`).
+async function call(url, options = {}) {
+  const method = options.method ?? "GET";
+  const path = new URL(url).pathname;
+  if (options.body !== undefined && typeof options.body !== "string" && !options.bad && path.startsWith("/v1/")) {
+    await checkRequest(method, url, options.body);
+  }
+  const reply = await rawCall(url, options);
+  if (path.startsWith("/v1/") || path === "/.well-known/jwks.json") await checkResponse(method, url, reply);
+  return reply;
+}
 
 const capture = (type, value, consent, extra = {}) => ({
   signal_type: type, value, purpose: "personalization", consent_reference: consent,
@@ -246,7 +261,7 @@ test("bad input gets a problem naming the field, and stores nothing", async () =
     ["unknown member", { ...good, note: "hello" }, 400, "malformed_body", undefined],
   ];
   for (const [name, body, status, code, field] of cases) {
-    const r = await call(`${w.url}/v1/signals`, { method: "POST", headers: key, body });
+    const r = await call(`${w.url}/v1/signals`, { method: "POST", headers: key, body, bad: true });
     assert.equal(r.status, status, `${name}: ${r.text}`);
     assert.equal(r.headers.get("content-type"), "application/problem+json", name);
     assert.equal(r.body.type, `urn:signalgate:problem:${code}`, name);
