@@ -107,7 +107,10 @@ impl<'a, S: Store> Directory<'a, S> {
             let head = self
                 .store
                 .query("SELECT COALESCE(MAX(seq), 0) FROM revocations WHERE tenant_id = ?", &[tenant.into()])?;
-            last = last.max(head.first().map(|r| int(r, 0)).transpose()?.unwrap_or(0));
+            // Nothing after `since`: answer the head itself, so a reader
+            // that asked past it (its own count ran ahead, or the feed was
+            // rebuilt) resumes from the head instead of skipping entries.
+            last = head.first().map(|r| int(r, 0)).transpose()?.unwrap_or(0);
         }
         Ok(json!({ "seq": last, "bundles": bundles, "more": more }))
     }

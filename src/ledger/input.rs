@@ -269,6 +269,37 @@ pub fn action(body: &[u8]) -> Result<Action, LedgerError> {
     })
 }
 
+/// Reads the body of a bundle request: empty, `{}`, or `{"subject_id": ...}`
+/// (server callers name the subject; a browser's session does).
+pub fn bundle_request(body: &[u8]) -> Result<Option<String>, LedgerError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let m = object(body)?;
+    only(&m, &["subject_id"])?;
+    ident(&m, "subject_id")
+}
+
+/// An operator's request for a new API key: the tenant, and a label
+/// (`api-key` when none is given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRequest {
+    /// The tenant the key acts for.
+    pub tenant: String,
+    /// A label for operators (an identifier).
+    pub label: String,
+}
+
+/// Reads an operator's request for a new API key, strictly.
+pub fn api_key_request(body: &[u8]) -> Result<ApiKeyRequest, LedgerError> {
+    let m = object(body)?;
+    only(&m, &["tenant", "label"])?;
+    Ok(ApiKeyRequest {
+        tenant: required_ident(&m, "tenant")?,
+        label: ident(&m, "label")?.unwrap_or_else(|| "api-key".into()),
+    })
+}
+
 /// The `subject_id` a request body names, if any (an empty body names
 /// none): how a front end routes a server caller's request to the subject's
 /// ledger before the ledger reads the whole body.
@@ -292,6 +323,19 @@ mod tests {
             r#"{{"signal_type":"language","value":"Deutsch","purpose":"personalization","consent_reference":"c-1",
                 "source_context":{{"channel":"web","ui":"preference-centre","page":"/account"}}{extra}}}"#
         )
+    }
+
+    #[test]
+    fn bundle_and_api_key_requests_are_read_strictly() {
+        assert_eq!(bundle_request(b"").unwrap(), None);
+        assert_eq!(bundle_request(br#"{"subject_id":"u-1"}"#).unwrap().as_deref(), Some("u-1"));
+        assert_eq!(bundle_request(br#"{"subject":"u-1"}"#).unwrap_err().code(), "malformed_body");
+        let k = api_key_request(br#"{"tenant":"shop"}"#).unwrap();
+        assert_eq!((k.tenant.as_str(), k.label.as_str()), ("shop", "api-key"));
+        let e = api_key_request(br#"{"tenant":"shop","label":"has space"}"#).unwrap_err();
+        assert_eq!((e.code(), e.field()), ("invalid_field", Some("label")));
+        assert_eq!(api_key_request(br#"{"label":"x"}"#).unwrap_err().field(), Some("tenant"));
+        assert_eq!(api_key_request(br#"{"tenant":"shop","role":"admin"}"#).unwrap_err().code(), "malformed_body");
     }
 
     #[test]

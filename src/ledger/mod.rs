@@ -56,9 +56,9 @@ mod store;
 pub use directory::{Directory, FEED_PAGE};
 pub use error::{LedgerError, Problem};
 pub use event::{verify_chain, ActorType, Audit, CaptureContext, ChainBreak, Change, Event, GENESIS};
-pub use input::{object as request_object, subject_in, MAX_BODY};
+pub use input::{api_key_request, bundle_request, object as request_object, subject_in, ApiKeyRequest, MAX_BODY};
 pub use issue::{bundle_id, Issued, Issuer, MAX_COOKIE_TOKEN};
-pub use ops::{replay_state, signal_id, Caller, Ledger, Reply, Verification};
+pub use ops::{replay_state, same_subject, signal_id, Caller, Ledger, Reply, Verification};
 #[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]
 pub use sqlite::SqliteStore;
 pub use state::{ConsentRow, LiveBundle, SignalRow, SubjectState};

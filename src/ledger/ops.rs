@@ -482,11 +482,7 @@ impl<'a, S: Store> Ledger<'a, S> {
         // the idempotency key like any other answer.
         self.run(tenant, subject, key, body, now, |l| {
             let capture = input::capture(body, l.policy(), &l.issuer.scope, now)?;
-            if capture.subject_id.as_deref().is_some_and(|s| s != subject) {
-                return Err(LedgerError::Forbidden {
-                    detail: "`subject_id` is not the subject of this request".into(),
-                });
-            }
+            same_subject(capture.subject_id.as_deref(), subject)?;
             l.submit_once(tenant, subject, caller, &capture, now)
         })
     }
@@ -597,6 +593,7 @@ impl<'a, S: Store> Ledger<'a, S> {
         let request = [b"reconfirm\0".as_slice(), signal.as_bytes(), b"\0", body].concat();
         self.run(tenant, subject, key, &request, now, |l| {
             let action = input::action(body)?;
+            same_subject(action.subject_id.as_deref(), subject)?;
             let state = l.load(tenant, subject)?;
             let current = state
                 .signal(signal)
@@ -646,6 +643,7 @@ impl<'a, S: Store> Ledger<'a, S> {
         let request = [b"revoke\0".as_slice(), consent.as_bytes(), b"\0", body].concat();
         self.run(tenant, subject, key, &request, now, |l| {
             let action = input::action(body)?;
+            same_subject(action.subject_id.as_deref(), subject)?;
             let state = SubjectState::load_with_bundles(l.store, tenant, subject, now)?;
             let record = state.consent(consent).cloned().ok_or_else(|| LedgerError::UnknownConsent { consent: consent.to_string() })?;
             let revoked: Vec<LiveBundle> =
@@ -781,4 +779,15 @@ fn finish_key(tenant: &str, subject: &str, key: &str, reply: &Reply) -> Statemen
         "UPDATE idempotency SET state = 'done', status = ?, response = ? WHERE tenant_id = ? AND subject_id = ? AND key = ?",
         vec![i64::from(reply.status).into(), reply.body.to_string().into(), tenant.into(), subject.into(), key.into()],
     )
+}
+
+/// A body may name its subject (server callers must); naming another one is
+/// refused, whoever calls.
+pub fn same_subject(named: Option<&str>, subject: &str) -> Result<(), LedgerError> {
+    match named {
+        Some(n) if n != subject => {
+            Err(LedgerError::Forbidden { detail: "`subject_id` is not the subject of this request".into() })
+        }
+        _ => Ok(()),
+    }
 }

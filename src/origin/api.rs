@@ -28,7 +28,9 @@ use worker::{Env, Request, Response, Result};
 use super::config::OriginConfig;
 use super::protocol::{CallReply, DirectoryCall, SubjectCall, SubjectOp};
 use crate::ledger::access::{new_subject_id, ApiKey, Session, SESSION_COOKIE, SESSION_TTL};
-use crate::ledger::{subject_in, ActorType, LedgerError, MAX_BODY};
+use crate::ledger::{
+    api_key_request, bundle_request, same_subject, subject_in, ActorType, ApiKeyRequest, LedgerError, MAX_BODY,
+};
 use crate::serve::url::{host_of, path_of, query_param};
 use crate::serve::BUNDLE_COOKIE;
 
@@ -42,12 +44,28 @@ enum Principal {
     Visitor,
 }
 
-fn problem_response(e: &LedgerError) -> Result<Response> {
+/// A problem document; a 401 says how to authenticate and a 405 names the
+/// methods the path has (`allow`).
+fn problem_response(e: &LedgerError, allow: &str) -> Result<Response> {
     let mut resp = Response::from_json(&e.problem())?.with_status(e.status());
     let headers = resp.headers_mut();
     headers.set("Content-Type", "application/problem+json")?;
     headers.set("Cache-Control", "no-store")?;
+    match e {
+        LedgerError::Unauthenticated { .. } => headers.set("WWW-Authenticate", r#"Bearer realm="signalgate""#)?,
+        LedgerError::MethodNotAllowed => headers.set("Allow", allow)?,
+        _ => {}
+    }
     Ok(resp)
+}
+
+/// The methods a listed path has (for `Allow`).
+fn allowed_methods(segs: &[&str]) -> &'static str {
+    match segs {
+        ["v1", "signals"] => "GET, POST",
+        ["v1", "keys"] | [".well-known", "jwks.json"] | ["v1", "policy"] | ["v1", "tenants", _, "revocations"] => "GET",
+        _ => "POST",
+    }
 }
 
 fn json_response(status: u16, body: &serde_json::Value) -> Result<Response> {
@@ -81,9 +99,16 @@ async fn body(req: &mut Request) -> std::result::Result<String, LedgerError> {
     Ok(text)
 }
 
-fn bearer(req: &Request) -> Option<String> {
-    let h = req.headers().get("Authorization").ok().flatten()?;
-    Some(h.strip_prefix("Bearer ").unwrap_or(&h).trim().to_string())
+/// The bearer token of `Authorization`, if the header is there; any other
+/// scheme is refused rather than ignored.
+fn bearer(req: &Request) -> std::result::Result<Option<String>, LedgerError> {
+    let Some(h) = req.headers().get("Authorization").ok().flatten() else { return Ok(None) };
+    match h.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("Bearer") && !token.trim().is_empty() => {
+            Ok(Some(token.trim().to_string()))
+        }
+        _ => Err(LedgerError::Unauthenticated { detail: "expected `Authorization: Bearer <token>`".into() }),
+    }
 }
 
 fn random<const N: usize>() -> std::result::Result<[u8; N], LedgerError> {
@@ -100,7 +125,7 @@ async fn principal(
     config: &OriginConfig,
     url: &str,
 ) -> std::result::Result<Principal, LedgerError> {
-    if let Some(token) = bearer(req) {
+    if let Some(token) = bearer(req)? {
         let key = ApiKey::parse(&token).ok_or(LedgerError::Unauthenticated { detail: "not an API key".into() })?;
         if !super::key_is_valid(env, &key, &token).await? {
             return Err(LedgerError::Unauthenticated { detail: "unknown or retired API key".into() });
@@ -140,6 +165,19 @@ fn same_origin_json(req: &Request, url: &str, has_body: bool) -> std::result::Re
     Ok(())
 }
 
+/// An identifier in the query (`field`), if given; a malformed one is
+/// refused, naming it.
+fn ident_param(url: &str, field: &'static str) -> std::result::Result<Option<String>, LedgerError> {
+    match query_param(url, field) {
+        None => Ok(None),
+        Some(v) if crate::model::is_ident(&v) => Ok(Some(v)),
+        Some(_) => Err(LedgerError::InvalidField {
+            field,
+            detail: "expected an identifier (1-64 of A-Z a-z 0-9 . _ : -)".into(),
+        }),
+    }
+}
+
 fn segments(path: &str) -> Vec<&str> {
     path.trim_matches('/').split('/').collect()
 }
@@ -153,9 +191,10 @@ pub async fn handle(mut req: Request, env: Env) -> Result<Response> {
         Ok(c) => c,
         Err(detail) => {
             super::log(&json!({ "sg": "origin_config_error", "problem": detail }));
-            return problem_response(&LedgerError::Config {
-                detail: "the origin is not configured; see its log".into(),
-            });
+            return problem_response(
+                &LedgerError::Config { detail: "the origin is not configured; see its log".into() },
+                "",
+            );
         }
     };
     let segs = segments(&path);
@@ -187,14 +226,24 @@ pub async fn handle(mut req: Request, env: Env) -> Result<Response> {
         }
         ("GET", ["v1", "signals"]) => subject_call(&mut req, &env, &config, &url, SubjectOp::List, None).await,
         ("POST", ["v1", "bundles"]) => subject_call(&mut req, &env, &config, &url, SubjectOp::Bundle, None).await,
-        (_, ["v1", "signals"] | ["v1", "bundles"] | ["v1", "keys"] | ["v1", "policy"]) => {
-            Err(LedgerError::MethodNotAllowed)
-        }
+        (
+            _,
+            ["v1", "signals"]
+            | ["v1", "signals", _, "reconfirm"]
+            | ["v1", "consents", _, "revoke"]
+            | ["v1", "bundles"]
+            | ["v1", "keys"]
+            | [".well-known", "jwks.json"]
+            | ["v1", "policy"]
+            | ["v1", "tenants", _, "revocations"]
+            | ["v1", "admin", "api-keys"]
+            | ["v1", "admin", "subjects", _, "verify"],
+        ) => Err(LedgerError::MethodNotAllowed),
         _ => Err(LedgerError::NotFound),
     };
     match result {
         Ok(resp) => Ok(resp),
-        Err(e) => problem_response(&e),
+        Err(e) => problem_response(&e, allowed_methods(&segs)),
     }
 }
 
@@ -202,7 +251,7 @@ async fn feed(env: &Env, tenant: &str, url: &str) -> std::result::Result<Respons
     if !crate::model::is_ident(tenant) {
         return Err(LedgerError::NotFound);
     }
-    let since = query_param(url, "since").map_or(Ok(0), |s| s.parse::<i64>()).map_err(|_| {
+    let since = query_param(url, "since").map_or(Ok(0), |s| s.parse::<u32>().map(i64::from)).map_err(|_| {
         LedgerError::InvalidField { field: "since", detail: "expected the last sequence number received".into() }
     })?;
     let reply = super::call_directory(env, tenant, &DirectoryCall::Feed { tenant: tenant.to_string(), since }).await?;
@@ -211,7 +260,7 @@ async fn feed(env: &Env, tenant: &str, url: &str) -> std::result::Result<Respons
 
 fn check_admin(req: &Request, config: &OriginConfig) -> std::result::Result<(), LedgerError> {
     let Some(expected) = &config.admin_token else { return Err(LedgerError::NotFound) };
-    let given = bearer(req).unwrap_or_default();
+    let given = bearer(req)?.unwrap_or_default();
     let ok = given.len() == expected.len()
         && bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.as_bytes()));
     if ok {
@@ -228,15 +277,11 @@ async fn admin_api_key(
 ) -> std::result::Result<Response, LedgerError> {
     check_admin(req, config)?;
     let text = body(req).await?;
-    let m = crate::ledger::request_object(text.as_bytes())?;
-    let tenant =
-        m.get("tenant").and_then(|t| t.as_str()).filter(|t| crate::model::is_ident(t)).ok_or(
-            LedgerError::InvalidField { field: "tenant", detail: "expected the tenant (an identifier)".into() },
-        )?;
-    let label = m.get("label").and_then(|l| l.as_str()).filter(|l| crate::model::is_ident(l)).unwrap_or("api-key");
+    let ApiKeyRequest { tenant, label } = api_key_request(text.as_bytes())?;
+    let tenant = tenant.as_str();
     let (key, token) = ApiKey::generate(tenant, &random::<40>()?)
         .ok_or(LedgerError::InvalidField { field: "tenant", detail: "not an identifier".into() })?;
-    let call = DirectoryCall::AddKey { tenant: tenant.to_string(), token: token.clone(), label: label.to_string() };
+    let call = DirectoryCall::AddKey { tenant: tenant.to_string(), token: token.clone(), label };
     let reply = super::call_directory(env, tenant, &call).await?;
     if reply.status != 200 {
         return json_response(reply.status, &reply.body).map_err(|e| LedgerError::Storage { detail: e.to_string() });
@@ -253,9 +298,7 @@ async fn admin_verify(
     url: &str,
 ) -> std::result::Result<Response, LedgerError> {
     check_admin(req, config)?;
-    let tenant = query_param(url, "tenant")
-        .filter(|t| crate::model::is_ident(t))
-        .ok_or(LedgerError::MissingField { field: "tenant" })?;
+    let tenant = ident_param(url, "tenant")?.ok_or(LedgerError::MissingField { field: "tenant" })?;
     if !crate::model::is_ident(subject) {
         return Err(LedgerError::NotFound);
     }
@@ -291,13 +334,19 @@ async fn subject_call(
     let mut new_session = None;
     let (tenant, subject, actor, actor_id) = match who {
         Principal::Service { tenant, key_id } => {
-            let named = if has_body { subject_in(text.as_bytes())? } else { query_param(url, "subject_id") };
-            let subject =
-                named.filter(|s| crate::model::is_ident(s)).ok_or(LedgerError::MissingField { field: "subject_id" })?;
+            let named = match op {
+                SubjectOp::List => ident_param(url, "subject_id")?,
+                SubjectOp::Bundle => bundle_request(text.as_bytes())?,
+                _ => subject_in(text.as_bytes())?,
+            };
+            let subject = named.ok_or(LedgerError::MissingField { field: "subject_id" })?;
             (tenant, subject, ActorType::Service, key_id)
         }
         Principal::Subject(session) => {
             same_origin_json(req, url, has_body && !text.trim().is_empty())?;
+            if op == SubjectOp::Bundle {
+                same_subject(bundle_request(text.as_bytes())?.as_deref(), &session.subject)?;
+            }
             (session.tenant, session.subject.clone(), ActorType::Subject, session.subject)
         }
         Principal::Visitor => {
@@ -316,6 +365,7 @@ async fn subject_call(
             (tenant, subject.clone(), ActorType::Subject, subject)
         }
     };
+    let actor_is_browser = actor == ActorType::Subject;
     let crash_after = req.headers().get("Sg-Test-Crash-After").ok().flatten().and_then(|n| n.parse().ok());
     let target = target.map(str::to_string);
     let call = SubjectCall { op, tenant, subject, actor, actor_id, key, target, body: text, crash_after };
@@ -326,7 +376,9 @@ async fn subject_call(
     let set = |headers: &mut worker::Headers, c: String| {
         headers.append("Set-Cookie", &c).map_err(|e| LedgerError::Storage { detail: e.to_string() })
     };
-    if reply.status < 400 {
+    // Cookies are for browsers: a server with an API key gets the bundle in
+    // the body only.
+    if reply.status < 400 && actor_is_browser {
         if let Some(session) = new_session.and_then(|s| s.seal(&config.session_secret)) {
             set(headers, cookie(SESSION_COOKIE, &session, SESSION_TTL.0, secure(url)))?;
         }

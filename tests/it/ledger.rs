@@ -593,3 +593,24 @@ fn the_in_memory_state_after_an_operation_is_what_the_store_holds() {
     let replayed = replay_state(&projection::load_events(&mut store, TENANT, "u-1").unwrap(), UnixTime(T0 + 10));
     assert_eq!(stored, replayed);
 }
+
+#[test]
+fn the_revocation_feed_pages_skips_expired_entries_and_answers_its_head() {
+    let mut store = SqliteStore::in_memory().unwrap();
+    let mut dir = signalgate::ledger::Directory::new(&mut store);
+    let now = UnixTime(T0);
+    let bundles: Vec<(String, i64)> = (0..5).map(|i| (format!("b-{i}"), T0 + if i == 1 { 10 } else { DAY })).collect();
+    assert_eq!(dir.revoke_bundles(TENANT, &bundles, now).unwrap(), 5);
+    assert_eq!(dir.revoke_bundles(TENANT, &bundles[..2], now).unwrap(), 5, "each bundle enters once");
+    let later = UnixTime(T0 + 60);
+    let all = dir.feed(TENANT, 0, later).unwrap();
+    assert_eq!(all["seq"], 5);
+    let ids: Vec<&str> = all["bundles"].as_array().unwrap().iter().map(|b| b["bundle_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["b-0", "b-2", "b-3", "b-4"], "b-1 has expired");
+    assert_eq!(dir.feed(TENANT, 3, later).unwrap()["bundles"].as_array().unwrap().len(), 2);
+    let caught_up = dir.feed(TENANT, 5, later).unwrap();
+    assert_eq!((caught_up["seq"].as_i64(), caught_up["bundles"].as_array().unwrap().len()), (Some(5), 0));
+    let ahead = dir.feed(TENANT, 99, later).unwrap();
+    assert_eq!(ahead["seq"], 5, "a reader past the head is brought back to it");
+    assert_eq!(dir.feed("other-shop", 0, later).unwrap()["seq"], 0, "tenants have separate feeds");
+}

@@ -274,6 +274,33 @@ test("bad input gets a problem naming the field, and stores nothing", async () =
   assert.equal(v.body.events, 0, "nothing stored");
 });
 
+test("HTTP details: 405 names the allowed methods, 401 says how to authenticate, servers get no cookies, the feed answers its head", async () => {
+  for (const [method, path, allow] of [["POST", "/.well-known/jwks.json", "GET"], ["DELETE", "/v1/signals", "GET, POST"], ["GET", "/v1/admin/api-keys", "POST"], ["PUT", "/v1/tenants/demo-shop/revocations", "GET"]]) {
+    const r = await call(`${w.url}${path}`, { method });
+    assert.equal(r.status, 405, `${method} ${path}`);
+    assert.equal(r.headers.get("allow"), allow, `${method} ${path}`);
+  }
+  const basic = await call(`${w.url}/v1/signals?subject_id=u-1`, { headers: { Authorization: "Basic dXNlcjpwYXNz" } });
+  assert.equal(basic.status, 401);
+  assert.equal(basic.headers.get("www-authenticate"), 'Bearer realm="signalgate"');
+  const key = await apiKey("demo-shop");
+  const bare = await call(`${w.url}/v1/signals?subject_id=u-1`, { headers: { Authorization: key.Authorization.replace("Bearer ", "") } });
+  assert.equal(bare.status, 401, "a token without its scheme is refused");
+  const written = await call(`${w.url}/v1/signals`, { method: "POST", headers: key, body: capture("interest", "hiking", "c-1", { subject_id: "u-http" }) });
+  assert.equal(written.status, 201);
+  assert.deepEqual(written.headers.getSetCookie(), [], "a server caller gets the bundle in the body, not as a cookie");
+  assert.ok(written.body.bundle.token);
+  const badQuery = await call(`${w.url}/v1/signals?subject_id=${encodeURIComponent("not an id")}`, { headers: key });
+  assert.deepEqual([badQuery.status, badQuery.body.code, badQuery.body.field], [422, "invalid_field", "subject_id"]);
+  const other = await call(`${w.url}/v1/bundles`, { method: "POST", headers: key, body: { subject_id: "u-http", audience: "x" }, bad: true });
+  assert.deepEqual([other.status, other.body.code], [400, "malformed_body"]);
+  const label = await call(`${w.url}/v1/admin/api-keys`, { method: "POST", headers: admin, body: { tenant: "demo-shop", label: "has spaces" }, bad: true });
+  assert.deepEqual([label.status, label.body.field], [422, "label"]);
+  const head = (await call(`${w.url}/v1/tenants/demo-shop/revocations`)).body.seq;
+  const ahead = await call(`${w.url}/v1/tenants/demo-shop/revocations?since=${head + 1000}`);
+  assert.equal(ahead.body.seq, head, "a reader past the head is brought back to it");
+});
+
 test("random operation sequences keep the chain verifying and the projection rebuilt exactly", async () => {
   const key = await apiKey("demo-shop");
   let seed = 0x5eed;
