@@ -15,7 +15,8 @@
 //!   Worker.
 //!
 //! Pure like the evaluator: no clock (`now` is an argument), no I/O besides
-//! the store, no randomness (ids derive from the history).
+//! the store; random bytes (salts, nonces, secrets) come in through an
+//! [`entropy::Entropy`], and ids derive from the history.
 //!
 //! ```
 //! # #[cfg(feature = "sqlite")] {
@@ -42,6 +43,7 @@
 
 pub mod access;
 mod directory;
+pub mod entropy;
 mod error;
 pub mod event;
 mod input;
