@@ -1,5 +1,7 @@
 //! The policy document: purposes, signal classes, segments, fallback tiers
-//! and exposure rules. JSON, versioned, validated on parse with every problem
+//! and exposure rules, and for the origin how it merges subjects (`identity`),
+//! what each API caller role may see and do (`roles`) and how long raw answers
+//! live (`intake`). JSON, versioned, validated on parse with every problem
 //! reported with its path.
 //!
 //! ```
@@ -33,6 +35,44 @@ pub const DEFAULT_MAX_BUNDLE_LIFETIME: Span = Span::days(7);
 /// The largest `max_bundle_lifetime` a policy may set.
 pub const MAX_BUNDLE_LIFETIME_LIMIT: Span = Span::days(366);
 
+/// `intake.raw_ttl` when the policy does not set it.
+pub const DEFAULT_INTAKE_RAW_TTL: Span = Span::seconds(24 * 3_600);
+/// The longest `intake.raw_ttl` a policy may set.
+pub const MAX_INTAKE_RAW_TTL: Span = Span::days(30);
+/// The shortest `intake.raw_ttl` a policy may set.
+pub const MIN_INTAKE_RAW_TTL: Span = Span::seconds(60);
+
+/// Most evidence kinds under `identity.evidence`.
+pub const MAX_EVIDENCE_KINDS: usize = 32;
+/// Most roles a policy may declare under `roles` (the built-in `service`
+/// role, when not declared, comes in addition).
+pub const MAX_ROLES: usize = 32;
+/// The name of the built-in role (see [`Role::service`]).
+pub const SERVICE_ROLE: &str = "service";
+
+/// The fields of a stored signal that a role's `fields` may name, in the
+/// order of the bits of a [`FieldSet`].
+pub const SIGNAL_FIELDS: &[&str] = &[
+    "signal_id",
+    "version",
+    "signal_type",
+    "value",
+    "category",
+    "source_channel",
+    "capture_context",
+    "captured_at",
+    "expires_at",
+    "reconfirmed_at",
+    "consent_id",
+    "consent_status",
+    "purposes",
+    "provenance_hash",
+    "status",
+    "freshness",
+];
+
+const _: () = assert!(SIGNAL_FIELDS.len() <= 32, "a FieldSet holds at most 32 fields");
+
 /// A validated policy, compiled for evaluation (names resolved to indices).
 ///
 /// Its parts are read through accessors: a policy is only ever made by
@@ -48,6 +88,10 @@ pub struct Policy {
     pub(crate) segments: Vec<Segment>,
     pub(crate) tiers: Tiers,
     pub(crate) exposure: Exposure,
+    pub(crate) identity: Identity,
+    /// In name order, with the built-in `service` role unless declared.
+    pub(crate) roles: Vec<Role>,
+    pub(crate) intake_raw_ttl: Span,
     pub(crate) class_index: NameMap<usize>,
     pub(crate) purpose_index: NameMap<usize>,
     /// Total vocabulary values and categories over all classes.
@@ -161,6 +205,10 @@ pub struct Class {
     pub in_bundle: bool,
     /// What a used signal adds to the decision's lists.
     pub exposes: Exposes,
+    /// Whether the origin encrypts this class's values at rest (default:
+    /// true when `sensitivity` is high or special; always true for special).
+    /// The gate does not use it.
+    pub encrypt: bool,
     /// Answers (lowercased) that stand for a value, with that value's index
     /// (the policy's `aliases`).
     pub aliases: Vec<(String, usize)>,
@@ -282,6 +330,167 @@ pub struct Exposure {
     pub upstream: Vec<Field>,
 }
 
+/// A rule the origin applies, in the policy's order, to choose between two
+/// subjects' conflicting records when it merges them (`identity.prefer`):
+/// the first rule that tells the records apart decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeRule {
+    /// `consent_scope`: compare the consent scope each record was given under.
+    ConsentScope,
+    /// `channel_specificity`: compare the channels the records were captured
+    /// on by [`Identity::channel_rank`] (more specific first).
+    ChannelSpecificity,
+    /// `recency`: compare when each record was last confirmed (newer first).
+    Recency,
+}
+
+impl MergeRule {
+    pub(crate) const ALL: [(&'static str, MergeRule); 3] = [
+        ("consent_scope", MergeRule::ConsentScope),
+        ("channel_specificity", MergeRule::ChannelSpecificity),
+        ("recency", MergeRule::Recency),
+    ];
+
+    /// The rule's name in the policy.
+    pub fn name(self) -> &'static str {
+        MergeRule::ALL.iter().find(|(_, r)| *r == self).map_or("", |(n, _)| n)
+    }
+}
+
+/// How the origin merges two subjects into one (the `identity` section).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    /// The least combined evidence confidence at which the origin merges two
+    /// subjects (default: the policy's `identity_confidence_threshold`).
+    pub merge_threshold: f64,
+    /// Evidence kinds (identifiers) and their weights in (0, 1], in name order.
+    pub evidence: Vec<(String, f64)>,
+    /// The tie-break rules for conflicting records, in order (default: all
+    /// three, consent scope, channel specificity, recency).
+    pub prefer: Vec<MergeRule>,
+    /// `channel_rank`: channels, most specific first (default none).
+    pub channels: Vec<String>,
+}
+
+impl Identity {
+    /// The weight of evidence kind `kind`, if the policy names it.
+    pub fn weight(&self, kind: &str) -> Option<f64> {
+        self.evidence.iter().find(|(k, _)| k == kind).map(|(_, w)| *w)
+    }
+
+    /// The confidence that two subjects are one person, from the evidence
+    /// kinds a merge request names: `1 - prod(1 - w)` over the distinct kinds
+    /// (0 for none). The error is the first kind the policy does not name.
+    ///
+    /// ```
+    /// use signalgate::model::Policy;
+    /// let p = Policy::from_json(include_str!("../../../www/policy.json")).unwrap();
+    /// let c = p.identity().confidence(&["verified_email", "device", "device"]).unwrap();
+    /// assert!((c - (1.0 - 0.05 * 0.5)).abs() < 1e-9);
+    /// assert_eq!(p.identity().confidence(&["fingerprint"]), Err("fingerprint".to_string()));
+    /// assert_eq!(p.identity().confidence(&[]), Ok(0.0));
+    /// ```
+    pub fn confidence(&self, kinds: &[&str]) -> Result<f64, String> {
+        let mut doubt = 1.0;
+        for (i, kind) in kinds.iter().enumerate() {
+            let w = self.weight(kind).ok_or_else(|| kind.to_string())?;
+            if !kinds[..i].contains(kind) {
+                doubt *= 1.0 - w;
+            }
+        }
+        Ok((1.0 - doubt).clamp(0.0, 1.0))
+    }
+
+    /// The rank of `channel` in `channel_rank`: its position (0 is the most
+    /// specific), or the number of ranked channels when it is not listed.
+    pub fn channel_rank(&self, channel: &str) -> usize {
+        self.channels.iter().position(|c| c == channel).unwrap_or(self.channels.len())
+    }
+}
+
+/// A set of signal fields ([`SIGNAL_FIELDS`]): bit `i` stands for
+/// `SIGNAL_FIELDS[i]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FieldSet(u32);
+
+impl FieldSet {
+    /// Every field (`"*"` in the policy).
+    pub const ALL: FieldSet = FieldSet(((1u64 << SIGNAL_FIELDS.len()) - 1) as u32);
+    /// No field.
+    pub const NONE: FieldSet = FieldSet(0);
+
+    /// The set with field `index` of [`SIGNAL_FIELDS`] added.
+    pub(crate) fn with(self, index: usize) -> FieldSet {
+        FieldSet(self.0 | (1 << index))
+    }
+
+    /// Whether the set holds the field called `field`.
+    pub fn contains(self, field: &str) -> bool {
+        SIGNAL_FIELDS.iter().position(|f| *f == field).is_some_and(|i| self.0 & (1 << i) != 0)
+    }
+
+    /// Whether the set holds every field.
+    pub fn is_all(self) -> bool {
+        self == FieldSet::ALL
+    }
+
+    /// The fields in the set, in the order of [`SIGNAL_FIELDS`].
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        SIGNAL_FIELDS.iter().enumerate().filter(move |(i, _)| self.0 & (1 << i) != 0).map(|(_, f)| *f)
+    }
+}
+
+/// An API caller role: which signal fields and classes it sees and what it
+/// may do (the `roles` section).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    /// The role's name, an identifier.
+    pub name: String,
+    /// The signal fields the role sees.
+    pub fields: FieldSet,
+    /// The classes whose signals the role sees; `None`: all.
+    pub classes: Option<Vec<String>>,
+    /// May read the full event history (provenance chain) and evidence packs.
+    pub history: bool,
+    /// May read consent records.
+    pub consents: bool,
+    /// May capture, reconfirm and revoke signals.
+    pub write: bool,
+    /// May request subject merges and splits and decide their reviews.
+    pub identity: bool,
+    /// May delete (erase) subjects.
+    pub delete: bool,
+}
+
+impl Role {
+    /// The built-in `service` role, present unless the policy declares a role
+    /// of that name: every field and class, consents, write, identity and
+    /// delete, but not the history.
+    pub fn service() -> Role {
+        Role {
+            name: SERVICE_ROLE.to_string(),
+            fields: FieldSet::ALL,
+            classes: None,
+            history: false,
+            consents: true,
+            write: true,
+            identity: true,
+            delete: true,
+        }
+    }
+
+    /// Whether the role sees the signal field `field` (a name of [`SIGNAL_FIELDS`]).
+    pub fn sees_field(&self, field: &str) -> bool {
+        self.fields.contains(field)
+    }
+
+    /// Whether the role sees signals of the class `class`.
+    pub fn sees_class(&self, class: &str) -> bool {
+        self.classes.as_ref().is_none_or(|list| list.iter().any(|c| c == class))
+    }
+}
+
 /// One problem in a policy document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyProblem {
@@ -372,6 +581,38 @@ impl Policy {
     /// What page code and the upstream origin may see of a decision.
     pub fn exposure(&self) -> &Exposure {
         &self.exposure
+    }
+
+    /// How the origin merges two subjects (`identity`, or its defaults).
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The API caller roles, in name order, including the built-in `service`
+    /// role unless the policy declares its own.
+    pub fn roles(&self) -> &[Role] {
+        &self.roles
+    }
+
+    /// The role called `name`.
+    ///
+    /// ```
+    /// use signalgate::model::Policy;
+    /// let p = Policy::from_json(include_str!("../../../www/policy.json")).unwrap();
+    /// let support = p.role("support").unwrap();
+    /// assert!(support.sees_field("value") && !support.sees_field("provenance_hash"));
+    /// assert!(support.sees_class("language") && !support.sees_class("health_goal"));
+    /// assert!(p.role("service").unwrap().delete);
+    /// assert!(p.role("nobody").is_none());
+    /// ```
+    pub fn role(&self, name: &str) -> Option<&Role> {
+        self.roles.iter().find(|r| r.name == name)
+    }
+
+    /// How long a free-text answer kept for mapping may live before the
+    /// origin deletes it (`intake.raw_ttl`, default 24h).
+    pub fn intake_raw_ttl(&self) -> Span {
+        self.intake_raw_ttl
     }
 
     /// The class called `name`.

@@ -50,6 +50,7 @@ pub(super) fn class(
             "sensitivity",
             "in_bundle",
             "exposes",
+            "encrypt",
             "aliases",
             "description",
         ],
@@ -131,6 +132,10 @@ pub(super) fn class(
     if in_bundle && sensitivity == Sensitivity::Special {
         w.problem(&join(&path, "in_bundle"), "special-category classes may not travel in bundles");
     }
+    let encrypt = w.bool_or(spec, &path, "encrypt", sensitivity >= Sensitivity::High);
+    if !encrypt && sensitivity == Sensitivity::Special {
+        w.problem(&join(&path, "encrypt"), "special-category values are always encrypted at rest");
+    }
     let exposes = w.choice(
         spec.get("exposes"),
         &join(&path, "exposes"),
@@ -160,6 +165,7 @@ pub(super) fn class(
         sensitivity,
         in_bundle,
         exposes,
+        encrypt,
         value_base,
         category_base,
     })
