@@ -17,10 +17,33 @@ use crate::codec::b64;
 use crate::model::is_ident;
 use crate::time::{Span, UnixTime};
 
-/// The name of the browser's session cookie.
+/// The name of the browser's session cookie over plain http (local
+/// development only).
 pub const SESSION_COOKIE: &str = "sg_session";
+/// The name of the session cookie over https. The `__Host-` prefix makes
+/// browsers refuse it unless it is `Secure`, `Path=/` and without `Domain`,
+/// so a sibling subdomain cannot plant a session of its own choosing.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-sg_session";
 /// How long a session lasts from its last renewal.
-pub const SESSION_TTL: Span = Span::days(180);
+pub const SESSION_TTL: Span = Span::days(30);
+
+/// The session cookie's name for a site served over https or not.
+pub fn session_cookie(https: bool) -> &'static str {
+    if https {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// The session cookie's value in a `Cookie` header: exactly one cookie of
+/// that name, or none (two cookies of the same name are how a planted
+/// session would ride along, so then there is no session at all).
+pub fn session_cookie_value<'h>(cookie_header: &'h str, name: &str) -> Option<&'h str> {
+    let mut found = cookie_header.split(';').filter_map(|p| p.split_once('=')).filter(|(n, _)| n.trim() == name);
+    let first = found.next()?.1;
+    found.next().is_none().then_some(first.trim())
+}
 
 /// An API key as presented by a server caller.
 #[derive(Clone, PartialEq, Eq)]
@@ -75,6 +98,12 @@ impl ApiKey {
         ok.then(|| ApiKey { tenant, key_id: key_id.to_string(), secret: secret.to_string() })
     }
 
+    /// A cache key for this whole credential (tenant, key id and secret):
+    /// a key checked once may be trusted again only as exactly itself.
+    pub fn cache_id(&self) -> String {
+        hex(&Sha256::digest(format!("{}\0{}\0{}", self.tenant, self.key_id, self.secret).as_bytes()))
+    }
+
     /// What the ledger stores: the SHA-256 of the secret, hex.
     pub fn secret_hash(&self) -> String {
         hex(&Sha256::digest(self.secret.as_bytes()))
@@ -119,6 +148,13 @@ impl Session {
         Some(format!("{text}.{}", b64::encode(&mac(secret, &text)?)))
     }
 
+    /// Whether the session should be renewed at `now` (less than half of
+    /// its life left), so an active browser keeps it and an idle one loses
+    /// it after [`SESSION_TTL`].
+    pub fn needs_renewal(&self, now: UnixTime) -> bool {
+        self.expires_at.0 - now.0 < SESSION_TTL.0 / 2
+    }
+
     /// Reads a cookie value: a good MAC under `secret` and not expired.
     pub fn open(value: &str, secret: &[u8], now: UnixTime) -> Option<Session> {
         let (text, tag) = value.trim().rsplit_once('.')?;
@@ -160,6 +196,17 @@ mod tests {
         for bad in ["", "sgk", "sgk.x.y", "Bearer x", "sgk.ZGVtbw.k.short", "sgk.!!.k_x.AAAA"] {
             assert!(ApiKey::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn one_session_cookie_or_none() {
+        assert_eq!(session_cookie_value("a=1; sg_session=x; b=2", SESSION_COOKIE), Some("x"));
+        assert_eq!(session_cookie_value("sg_session=x; sg_session=y", SESSION_COOKIE), None, "a planted second one");
+        assert_eq!(session_cookie_value("sg_session=x", SECURE_SESSION_COOKIE), None, "https reads only __Host-");
+        assert_eq!(session_cookie_value("__Host-sg_session=z", session_cookie(true)), Some("z"));
+        let s = Session::new("t", "s_1", UnixTime(0));
+        assert!(!s.needs_renewal(UnixTime(SESSION_TTL.0 / 2 - 1)));
+        assert!(s.needs_renewal(UnixTime(SESSION_TTL.0 / 2 + 1)));
     }
 
     #[test]

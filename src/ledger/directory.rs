@@ -7,6 +7,7 @@ use serde_json::{json, Value as Json};
 
 use super::access::ApiKey;
 use super::error::LedgerError;
+use super::outbox::{feed_entries, Kind, Message};
 use super::store::{int, text, Statement, Store};
 use crate::time::UnixTime;
 
@@ -45,36 +46,53 @@ impl<'a, S: Store> Directory<'a, S> {
         })
     }
 
-    /// Retires an API key.
-    pub fn revoke_api_key(&mut self, tenant: &str, key_id: &str, now: UnixTime) -> Result<(), LedgerError> {
+    /// Retires an API key; `false` when there is no live key of that id.
+    pub fn revoke_api_key(&mut self, tenant: &str, key_id: &str, now: UnixTime) -> Result<bool, LedgerError> {
+        let live = self.store.query(
+            "SELECT 1 FROM api_keys WHERE tenant_id = ? AND key_id = ? AND revoked_at IS NULL",
+            &[tenant.into(), key_id.into()],
+        )?;
+        if live.is_empty() {
+            return Ok(false);
+        }
         self.store.apply(&[Statement::new(
             "UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND key_id = ? AND revoked_at IS NULL",
             vec![now.0.into(), tenant.into(), key_id.into()],
         )])?;
-        Ok(())
+        Ok(true)
     }
 
-    /// Appends revoked bundles to the feed (each once) and prunes entries
-    /// whose bundles have expired anyway. Returns the feed's last sequence.
+    /// Appends revoked bundles to the feed (each once, also within one
+    /// call) and prunes entries whose bundles have expired anyway. Returns
+    /// the feed's last sequence. Sequence numbers never go back: the
+    /// counter lives in `ledger_meta`, not in the (pruned) entries.
     pub fn revoke_bundles(
         &mut self,
         tenant: &str,
         bundles: &[(String, i64)],
         now: UnixTime,
     ) -> Result<i64, LedgerError> {
-        let rows =
-            self.store.query("SELECT COALESCE(MAX(seq), 0) FROM revocations WHERE tenant_id = ?", &[tenant.into()])?;
-        let mut seq = rows.first().map(|r| int(r, 0)).transpose()?.unwrap_or(0);
+        let counter = format!("feed_seq:{tenant}");
+        let rows = self.store.query(
+            "SELECT CAST(value AS INTEGER) FROM ledger_meta WHERE key = ? \
+             UNION ALL SELECT COALESCE(MAX(seq), 0) FROM revocations WHERE tenant_id = ?",
+            &[counter.as_str().into(), tenant.into()],
+        )?;
+        let mut seq = rows.iter().map(|r| int(r, 0)).collect::<Result<Vec<_>, _>>()?.into_iter().max().unwrap_or(0);
         let mut batch = vec![Statement::new(
             "DELETE FROM revocations WHERE tenant_id = ? AND expires_at <= ?",
             vec![tenant.into(), now.0.into()],
         )];
+        let mut seen = std::collections::BTreeSet::new();
         for (bundle_id, expires_at) in bundles {
+            if *expires_at <= now.0 || !seen.insert(bundle_id.as_str()) {
+                continue;
+            }
             let known = self.store.query(
                 "SELECT 1 FROM revocations WHERE tenant_id = ? AND bundle_id = ?",
                 &[tenant.into(), bundle_id.as_str().into()],
             )?;
-            if known.is_empty() && *expires_at > now.0 {
+            if known.is_empty() {
                 seq += 1;
                 batch.push(Statement::new(
                     "INSERT INTO revocations (tenant_id, seq, bundle_id, expires_at) VALUES (?, ?, ?, ?)",
@@ -82,8 +100,30 @@ impl<'a, S: Store> Directory<'a, S> {
                 ));
             }
         }
+        batch.push(Statement::new(
+            "INSERT INTO ledger_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            vec![counter.into(), seq.to_string().into()],
+        ));
         self.store.apply(&batch)?;
         Ok(seq)
+    }
+
+    /// Takes in messages from subjects' outboxes (feed entries; others are
+    /// not the directory's and are refused). Idempotent: a message received
+    /// twice changes nothing the second time.
+    pub fn receive(&mut self, tenant: &str, messages: &[Message], now: UnixTime) -> Result<i64, LedgerError> {
+        let mut entries = Vec::new();
+        for m in messages {
+            match m.kind {
+                Kind::Feed => entries.extend(feed_entries(m)),
+                other => {
+                    return Err(LedgerError::Integrity {
+                        detail: format!("a {} message is not the directory's", other.as_str()),
+                    })
+                }
+            }
+        }
+        self.revoke_bundles(tenant, &entries, now)
     }
 
     /// The feed after `since`: `{"seq": N, "bundles": [{"bundle_id", "expires_at"}], "more": bool}`,
@@ -104,9 +144,11 @@ impl<'a, S: Store> Directory<'a, S> {
             }
         }
         if rows.is_empty() {
-            let head = self
-                .store
-                .query("SELECT COALESCE(MAX(seq), 0) FROM revocations WHERE tenant_id = ?", &[tenant.into()])?;
+            let head = self.store.query(
+                "SELECT MAX(n) FROM (SELECT CAST(value AS INTEGER) AS n FROM ledger_meta WHERE key = ? \
+                 UNION ALL SELECT COALESCE(MAX(seq), 0) FROM revocations WHERE tenant_id = ?)",
+                &[format!("feed_seq:{tenant}").into(), tenant.into()],
+            )?;
             // Nothing after `since`: answer the head itself, so a reader
             // that asked past it (its own count ran ahead, or the feed was
             // rebuilt) resumes from the head instead of skipping entries.

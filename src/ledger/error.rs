@@ -199,7 +199,13 @@ impl LedgerError {
             kind: format!("urn:signalgate:problem:{}", self.code()),
             title: self.title().to_string(),
             status: self.status(),
-            detail: self.to_string(),
+            // A server-side failure's detail (an SQLite message, a key id)
+            // is for the operator's log, not the caller.
+            detail: match self {
+                LedgerError::Storage { .. } => "the store failed; nothing was written (the origin's log has the cause)".into(),
+                LedgerError::Integrity { .. } => "a stored record failed its integrity check (the origin's log has the cause)".into(),
+                _ => self.to_string(),
+            },
             code: self.code().to_string(),
             field: self.field().map(str::to_string),
         }
@@ -212,18 +218,22 @@ impl fmt::Display for LedgerError {
             LedgerError::MalformedBody { detail } => write!(f, "request body: {detail}"),
             LedgerError::MissingField { field } => write!(f, "`{field}` is required"),
             LedgerError::InvalidField { field, detail } => write!(f, "`{field}`: {detail}"),
-            LedgerError::UnknownClass { class } => write!(f, "`signal_type`: the policy has no class {class:?}"),
+            LedgerError::UnknownClass { class } => write!(f, "`signal_type`: the policy has no class {}", echo(class)),
             LedgerError::ValueNotInVocabulary { class, allowed } => write!(
                 f,
                 "`value` is not in the vocabulary of `{class}` and no alias maps it there (expected one of: {allowed}); \
                  free text is never stored"
             ),
             LedgerError::PurposeNotAllowed { class, purpose } => {
-                write!(f, "`purpose`: {purpose:?} is not a purpose the policy allows for `{class}`")
+                write!(f, "`purpose`: {} is not a purpose the policy allows for `{class}`", echo(purpose))
             }
-            LedgerError::ConsentMismatch { consent, detail } => write!(f, "`consent_reference` `{consent}`: {detail}"),
-            LedgerError::UnknownSignal { signal } => write!(f, "no active signal `{signal}` for this subject"),
-            LedgerError::UnknownConsent { consent } => write!(f, "no consent record `{consent}` for this subject"),
+            LedgerError::ConsentMismatch { consent, detail } => {
+                write!(f, "`consent_reference` {}: {detail}", echo(consent))
+            }
+            LedgerError::UnknownSignal { signal } => write!(f, "no active signal {} for this subject", echo(signal)),
+            LedgerError::UnknownConsent { consent } => {
+                write!(f, "no consent record {} for this subject", echo(consent))
+            }
             LedgerError::BodyTooLarge { max } => write!(f, "request body larger than {max} bytes"),
             LedgerError::IdempotencyMismatch => {
                 f.write_str("`Idempotency-Key` was already used with another request body")
@@ -238,6 +248,18 @@ impl fmt::Display for LedgerError {
             LedgerError::Storage { detail } => write!(f, "storage: {detail}"),
             LedgerError::Config { detail } => write!(f, "configuration: {detail}"),
         }
+    }
+}
+
+/// A name from the request as an error message shows it: quoted when it is
+/// an identifier, and otherwise not at all (problem documents are logged and
+/// kept under idempotency keys, and a name that is not an identifier may be
+/// free text).
+pub(crate) fn echo(name: &str) -> String {
+    if crate::model::is_ident(name) {
+        format!("{name:?}")
+    } else {
+        "(a name that is not an identifier)".into()
     }
 }
 

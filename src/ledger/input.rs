@@ -72,7 +72,7 @@ pub fn object(body: &[u8]) -> Result<Map<String, Json>, LedgerError> {
 fn only(m: &Map<String, Json>, allowed: &[&'static str]) -> Result<(), LedgerError> {
     match m.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(k) => Err(LedgerError::MalformedBody {
-            detail: format!("unknown member {k:?}; expected one of {}", allowed.join(", ")),
+            detail: format!("unknown member {}; expected one of {}", super::error::echo(k), allowed.join(", ")),
         }),
         None => Ok(()),
     }

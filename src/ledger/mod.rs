@@ -49,7 +49,9 @@ pub mod event;
 mod input;
 mod issue;
 mod ops;
+pub mod outbox;
 pub mod projection;
+pub mod seal;
 #[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]
 mod sqlite;
 mod state;
@@ -61,6 +63,7 @@ pub use event::{verify_chain, ActorType, Audit, CaptureContext, ChainBreak, Chan
 pub use input::{api_key_request, bundle_request, object as request_object, subject_in, ApiKeyRequest, MAX_BODY};
 pub use issue::{bundle_id, Issued, Issuer, MAX_COOKIE_TOKEN};
 pub use ops::{replay_state, same_subject, signal_id, Caller, Ledger, Reply, Verification};
+pub use seal::DataKeys;
 #[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]
 pub use sqlite::SqliteStore;
 pub use state::{ConsentRow, LiveBundle, SignalRow, SubjectState};

@@ -11,6 +11,7 @@ use super::error::LedgerError;
 use super::event::{verify_chain, ActorType, Audit, CaptureContext, ChainBreak, Change, Event};
 use super::input::{self, Capture};
 use super::issue::{bundle_id, Issued, Issuer};
+use super::outbox;
 use super::projection::{append, load_events, rebuild, snapshot};
 use super::state::{ConsentRow, LiveBundle, SignalRow, SubjectState};
 use super::store::{int, opt_int, text, Statement, Store, StoreError, Value};
@@ -649,15 +650,22 @@ impl<'a, S: Store> Ledger<'a, S> {
             let revoked: Vec<LiveBundle> =
                 state.live_bundles.iter().filter(|b| b.consents.iter().any(|c| c == consent)).cloned().collect();
             let mut draft = l.draft(tenant, subject, state, now);
+            let mut feed = None;
             if record.granted {
-                draft.push(
+                let seq = draft.push(
                     Self::audit(caller, action.context.as_ref(), action.justification.clone().or(Some("consent_withdrawn".into()))),
                     Change::ConsentRevoked {
                         consent_id: consent.to_string(),
                         revoked_at: now,
                         bundles: revoked.iter().map(|b| b.bundle_id.clone()).collect(),
                     },
-                );
+                ).seq;
+                if !revoked.is_empty() {
+                    // In the same batch as the event: the gates hear of it
+                    // even if this process dies right after the write.
+                    let entries: Vec<(&str, i64)> = revoked.iter().map(|b| (b.bundle_id.as_str(), b.expires_at.0)).collect();
+                    feed = Some(outbox::put(tenant, subject, &format!("feed-{seq}"), outbox::Kind::Feed, &json!(entries), now));
+                }
             }
             let (_, bundle) = l.issue_into(&mut draft, caller)?;
             let body = json!({
@@ -665,7 +673,9 @@ impl<'a, S: Store> Ledger<'a, S> {
                 "revoked_bundles": revoked.iter().map(|b| json!({ "bundle_id": b.bundle_id, "expires_at": b.expires_at.0 })).collect::<Vec<_>>(),
                 "bundle": bundle,
             });
-            Ok((Reply { status: 200, body }, append(&draft.events)))
+            let mut batch = append(&draft.events);
+            batch.extend(feed);
+            Ok((Reply { status: 200, body }, batch))
         })
     }
 
@@ -751,11 +761,17 @@ impl<'a, S: Store> Ledger<'a, S> {
         Ok(rows.first().and_then(|r| r.first()).and_then(Value::as_int).map(UnixTime))
     }
 
-    /// Verifies the subject's chain and rebuilds the projection from the
-    /// events, reporting whether it matched what was stored.
+    /// Verifies the subject's chain and, when it holds, rebuilds the
+    /// projection from the events, reporting whether it matched what was
+    /// stored (a drifted projection is repaired). A broken chain is never
+    /// used to rebuild anything: the projection is left as it was and
+    /// `projection_matches` is `false`.
     pub fn verify(&mut self, tenant: &str, subject: &str) -> Result<Verification, LedgerError> {
         let events = load_events(self.store, tenant, subject)?;
         let chain = verify_chain(&events);
+        if chain.is_err() {
+            return Ok(Verification { events: events.len(), chain, projection_matches: false });
+        }
         let before = snapshot(self.store, tenant, subject)?;
         self.store.apply(&rebuild(tenant, subject, &events))?;
         let after = snapshot(self.store, tenant, subject)?;

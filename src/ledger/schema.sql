@@ -110,3 +110,21 @@ CREATE TABLE IF NOT EXISTS api_keys (
   revoked_at INTEGER,
   PRIMARY KEY (tenant_id, key_id)
 );
+
+-- Messages a subject's writes leave for others, written in the same batch
+-- as the events that cause them: revoked bundles for the tenant's feed,
+-- webhook events, merge and split hand-offs. A subject's alarm (natively, a
+-- sweep) delivers them and deletes each once it is acknowledged, and a failed
+-- delivery waits until `next_at`. Delivery is at least once: receivers
+-- de-duplicate by `msg_id`.
+CREATE TABLE IF NOT EXISTS outbox (
+  tenant_id  TEXT    NOT NULL,
+  subject_id TEXT    NOT NULL,
+  msg_id     TEXT    NOT NULL,
+  kind       TEXT    NOT NULL,  -- feed | webhook | merge | split
+  payload    TEXT    NOT NULL,  -- JSON
+  created_at INTEGER NOT NULL,
+  attempts   INTEGER NOT NULL DEFAULT 0,
+  next_at    INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, subject_id, msg_id)
+);

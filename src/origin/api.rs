@@ -13,6 +13,8 @@
 //! | `GET /v1/policy` | anyone | the policy |
 //! | `GET /v1/tenants/{tenant}/revocations?since=N` | anyone (the gates) | the revocation feed |
 //! | `POST /v1/admin/api-keys` | admin | a new API key for a tenant |
+//! | `POST /v1/admin/api-keys/{key_id}/revoke?tenant=` | admin | retire an API key |
+//! | `POST /v1/session/clear` | a browser | drop the session and bundle cookies |
 //! | `POST /v1/admin/subjects/{subject}/verify?tenant=` | admin | verify a subject's chain and projection |
 //!
 //! A service presents `Authorization: Bearer <API key>`; the key's tenant is
@@ -27,7 +29,7 @@ use worker::{Env, Request, Response, Result};
 
 use super::config::OriginConfig;
 use super::protocol::{CallReply, DirectoryCall, SubjectCall, SubjectOp};
-use crate::ledger::access::{new_subject_id, ApiKey, Session, SESSION_COOKIE, SESSION_TTL};
+use crate::ledger::access::{new_subject_id, session_cookie, session_cookie_value, ApiKey, Session, SESSION_TTL};
 use crate::ledger::{
     api_key_request, bundle_request, same_subject, subject_in, ActorType, ApiKeyRequest, LedgerError, MAX_BODY,
 };
@@ -85,18 +87,28 @@ fn cookie(name: &str, value: &str, max_age: i64, secure: bool) -> String {
     format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{}", if secure { "; Secure" } else { "" })
 }
 
-/// The whole request body, refused above [`MAX_BODY`] before reading when
-/// the length is declared.
+/// The whole request body, refused above [`MAX_BODY`]: before reading when
+/// the length is declared, and otherwise as soon as the stream passes the
+/// limit (a chunked body is never buffered whole).
 async fn body(req: &mut Request) -> std::result::Result<String, LedgerError> {
+    use futures_util::StreamExt;
     let declared = req.headers().get("Content-Length").ok().flatten().and_then(|v| v.trim().parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY) {
         return Err(LedgerError::BodyTooLarge { max: MAX_BODY });
     }
-    let text = req.text().await.map_err(|e| LedgerError::MalformedBody { detail: e.to_string() })?;
-    if text.len() > MAX_BODY {
-        return Err(LedgerError::BodyTooLarge { max: MAX_BODY });
+    if req.inner().body().is_none() {
+        return Ok(String::new());
     }
-    Ok(text)
+    let malformed = |e: worker::Error| LedgerError::MalformedBody { detail: format!("the body could not be read: {e}") };
+    let mut stream = req.stream().map_err(malformed)?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        bytes.extend_from_slice(&chunk.map_err(malformed)?);
+        if bytes.len() > MAX_BODY {
+            return Err(LedgerError::BodyTooLarge { max: MAX_BODY });
+        }
+    }
+    String::from_utf8(bytes).map_err(|_| LedgerError::MalformedBody { detail: "the body is not UTF-8".into() })
 }
 
 /// The bearer token of `Authorization`, if the header is there; any other
@@ -126,7 +138,9 @@ async fn principal(
     url: &str,
 ) -> std::result::Result<Principal, LedgerError> {
     if let Some(token) = bearer(req)? {
-        let key = ApiKey::parse(&token).ok_or(LedgerError::Unauthenticated { detail: "not an API key".into() })?;
+        let key = ApiKey::parse(&token)
+            .filter(|k| config.serves(&k.tenant))
+            .ok_or(LedgerError::Unauthenticated { detail: "not an API key of this origin".into() })?;
         if !super::key_is_valid(env, &key, &token).await? {
             return Err(LedgerError::Unauthenticated { detail: "unknown or retired API key".into() });
         }
@@ -134,11 +148,8 @@ async fn principal(
     }
     let host_tenant = config.tenant_for(&host_of(url));
     let cookies = req.headers().get("Cookie").ok().flatten().unwrap_or_default();
-    let session = cookies
-        .split(';')
-        .filter_map(|p| p.split_once('='))
-        .find(|(n, _)| n.trim() == SESSION_COOKIE)
-        .and_then(|(_, v)| Session::open(v, &config.session_secret, crate::clock::now()))
+    let session = session_cookie_value(&cookies, session_cookie(secure(url)))
+        .and_then(|v| Session::open(v, &config.session_secret, crate::clock::now()))
         .filter(|s| Some(s.tenant.as_str()) == host_tenant);
     Ok(session.map_or(Principal::Visitor, Principal::Subject))
 }
@@ -212,11 +223,15 @@ pub async fn handle(mut req: Request, env: Env) -> Result<Response> {
             resp.headers_mut().set("Cache-Control", "public, max-age=60")?;
             return Ok(resp);
         }
-        ("GET", ["v1", "tenants", tenant, "revocations"]) => feed(&env, tenant, &url).await,
+        ("GET", ["v1", "tenants", tenant, "revocations"]) => feed(&env, &config, tenant, &url).await,
         ("POST", ["v1", "admin", "api-keys"]) => admin_api_key(&mut req, &env, &config).await,
+        ("POST", ["v1", "admin", "api-keys", key_id, "revoke"]) => {
+            admin_revoke_key(&req, &env, &config, key_id, &url).await
+        }
         ("POST", ["v1", "admin", "subjects", subject, "verify"]) => {
             admin_verify(&req, &env, &config, subject, &url).await
         }
+        ("POST", ["v1", "session", "clear"]) => same_origin_json(&req, &url, false).and_then(|()| clear_session(&url)),
         ("POST", ["v1", "signals"]) => subject_call(&mut req, &env, &config, &url, SubjectOp::Submit, None).await,
         ("POST", ["v1", "signals", id, "reconfirm"]) => {
             subject_call(&mut req, &env, &config, &url, SubjectOp::Reconfirm, Some(id)).await
@@ -237,6 +252,8 @@ pub async fn handle(mut req: Request, env: Env) -> Result<Response> {
             | ["v1", "policy"]
             | ["v1", "tenants", _, "revocations"]
             | ["v1", "admin", "api-keys"]
+            | ["v1", "admin", "api-keys", _, "revoke"]
+            | ["v1", "session", "clear"]
             | ["v1", "admin", "subjects", _, "verify"],
         ) => Err(LedgerError::MethodNotAllowed),
         _ => Err(LedgerError::NotFound),
@@ -247,14 +264,61 @@ pub async fn handle(mut req: Request, env: Env) -> Result<Response> {
     }
 }
 
-async fn feed(env: &Env, tenant: &str, url: &str) -> std::result::Result<Response, LedgerError> {
-    if !crate::model::is_ident(tenant) {
+/// `POST /v1/session/clear`: the browser forgets its session and bundle
+/// (a shared device after "forget me"). Nothing is stored, so nothing needs
+/// authenticating: it only tells this browser to drop two cookies (from
+/// this origin only, like every browser write).
+fn clear_session(url: &str) -> std::result::Result<Response, LedgerError> {
+    let storage = |e: worker::Error| LedgerError::Storage { detail: e.to_string() };
+    let mut resp = Response::empty().map_err(storage)?.with_status(204);
+    let headers = resp.headers_mut();
+    headers.set("Cache-Control", "no-store").map_err(storage)?;
+    for name in [session_cookie(secure(url)), BUNDLE_COOKIE] {
+        headers.append("Set-Cookie", &cookie(name, "", 0, secure(url))).map_err(storage)?;
+    }
+    Ok(resp)
+}
+
+async fn feed(env: &Env, config: &OriginConfig, tenant: &str, url: &str) -> std::result::Result<Response, LedgerError> {
+    if !config.serves(tenant) {
         return Err(LedgerError::NotFound);
     }
     let since = query_param(url, "since").map_or(Ok(0), |s| s.parse::<u32>().map(i64::from)).map_err(|_| {
         LedgerError::InvalidField { field: "since", detail: "expected the last sequence number received".into() }
     })?;
-    let reply = super::call_directory(env, tenant, &DirectoryCall::Feed { tenant: tenant.to_string(), since }).await?;
+    // Gates poll often and alike: one answer per (tenant, since) serves this
+    // isolate for a moment, so a flood of polls does not reach the
+    // tenant's directory object one by one.
+    let reply = match super::recent_feed(tenant, since) {
+        Some(r) => r,
+        None => {
+            let call = DirectoryCall::Feed { tenant: tenant.to_string(), since };
+            let r = super::call_directory(env, tenant, &call).await?;
+            if r.status == 200 {
+                super::remember_feed(tenant, since, &r);
+            }
+            r
+        }
+    };
+    json_response(reply.status, &reply.body).map_err(|e| LedgerError::Storage { detail: e.to_string() })
+}
+
+/// `POST /v1/admin/api-keys/{key_id}/revoke?tenant=`: retires an API key.
+/// Origins that checked it recently stop accepting it within 30 s.
+async fn admin_revoke_key(
+    req: &Request,
+    env: &Env,
+    config: &OriginConfig,
+    key_id: &str,
+    url: &str,
+) -> std::result::Result<Response, LedgerError> {
+    check_admin(req, config)?;
+    let tenant = ident_param(url, "tenant")?.ok_or(LedgerError::MissingField { field: "tenant" })?;
+    if !config.serves(&tenant) || !crate::model::is_ident(key_id) {
+        return Err(LedgerError::NotFound);
+    }
+    let call = DirectoryCall::RevokeKey { tenant: tenant.clone(), key_id: key_id.to_string() };
+    let reply = super::call_directory(env, &tenant, &call).await?;
     json_response(reply.status, &reply.body).map_err(|e| LedgerError::Storage { detail: e.to_string() })
 }
 
@@ -279,6 +343,9 @@ async fn admin_api_key(
     let text = body(req).await?;
     let ApiKeyRequest { tenant, label } = api_key_request(text.as_bytes())?;
     let tenant = tenant.as_str();
+    if !config.serves(tenant) {
+        return Err(LedgerError::InvalidField { field: "tenant", detail: "not a tenant of this origin".into() });
+    }
     let (key, token) = ApiKey::generate(tenant, &random::<40>()?)
         .ok_or(LedgerError::InvalidField { field: "tenant", detail: "not an identifier".into() })?;
     let call = DirectoryCall::AddKey { tenant: tenant.to_string(), token: token.clone(), label };
@@ -299,6 +366,9 @@ async fn admin_verify(
 ) -> std::result::Result<Response, LedgerError> {
     check_admin(req, config)?;
     let tenant = ident_param(url, "tenant")?.ok_or(LedgerError::MissingField { field: "tenant" })?;
+    if !config.serves(&tenant) {
+        return Err(LedgerError::NotFound);
+    }
     if !crate::model::is_ident(subject) {
         return Err(LedgerError::NotFound);
     }
@@ -327,6 +397,9 @@ async fn subject_call(
     op: SubjectOp,
     target: Option<&str>,
 ) -> std::result::Result<Response, LedgerError> {
+    if target.is_some_and(|t| !crate::model::is_ident(t)) {
+        return Err(LedgerError::NotFound);
+    }
     let has_body = op != SubjectOp::List;
     let text = if has_body { body(req).await? } else { String::new() };
     let key = req.headers().get("Idempotency-Key").ok().flatten();
@@ -344,6 +417,9 @@ async fn subject_call(
         }
         Principal::Subject(session) => {
             same_origin_json(req, url, has_body && !text.trim().is_empty())?;
+            if session.needs_renewal(crate::clock::now()) {
+                new_session = Some(Session::new(&session.tenant, &session.subject, crate::clock::now()));
+            }
             if op == SubjectOp::Bundle {
                 same_subject(bundle_request(text.as_bytes())?.as_deref(), &session.subject)?;
             }
@@ -380,7 +456,7 @@ async fn subject_call(
     // the body only.
     if reply.status < 400 && actor_is_browser {
         if let Some(session) = new_session.and_then(|s| s.seal(&config.session_secret)) {
-            set(headers, cookie(SESSION_COOKIE, &session, SESSION_TTL.0, secure(url)))?;
+            set(headers, cookie(session_cookie(secure(url)), &session, SESSION_TTL.0, secure(url)))?;
         }
         let token = reply.body.get("bundle").and_then(|b| b.get("token")).and_then(|t| t.as_str());
         let expires = reply.body.get("bundle").and_then(|b| b.get("expires_at")).and_then(|t| t.as_i64());

@@ -6,8 +6,9 @@
 //! | `SG_POLICY` | the policy JSON the ledger enforces (required) |
 //! | `SG_SIGNING_KEYS` | secret: JSON list (or JWK Set) of private JWKs; the first signs, all are published in `/v1/keys` (rotation) |
 //! | `SG_SESSION_SECRET` | secret: at least 32 bytes, the HMAC key of browser sessions |
-//! | `SG_ADMIN_TOKEN` | secret: bearer token of the admin endpoints (API keys, verification); without it they are off |
-//! | `SG_TENANT` / `SG_TENANTS` | the tenant of browser requests, or JSON `{"host": "tenant"}` |
+//! | `SG_ADMIN_TOKEN` | secret: at least 32 bytes, the bearer token of the admin endpoints (API keys, verification); without it they are off |
+//! | `SG_TENANT` / `SG_TENANTS` | the tenant of browser requests, or JSON `{"host": "tenant"}` (a host not listed falls back to `SG_TENANT`) |
+//! | `SG_SERVICE_TENANTS` | JSON list of further tenants that only servers use (API keys, no browser host) |
 //! | `SG_ISSUER` | `iss` of issued bundles (default `signalgate-origin`) |
 //! | `SG_AUDIENCE` | `aud` of issued bundles: the gates' audience (default `signalgate`) |
 //! | `SG_SCOPE` | the scope consents cover by default: the gates' scope (default `web`) |
@@ -46,6 +47,10 @@ pub struct OriginConfig {
     pub tenant: Option<String>,
     /// Browser tenant by lowercased host.
     pub tenants_by_host: BTreeMap<String, String>,
+    /// Every tenant this origin serves: the browser tenants and
+    /// `SG_SERVICE_TENANTS`. Requests naming another tenant are refused
+    /// before any Durable Object is touched.
+    pub tenants: std::collections::BTreeSet<String>,
     /// Tests only: requests may ask for a crash between writes.
     pub crash_injection: bool,
 }
@@ -93,6 +98,20 @@ impl OriginConfig {
                 .collect(),
             None => BTreeMap::new(),
         };
+        let tenant = var(env, "SG_TENANT");
+        let service_tenants: Vec<String> = match var(env, "SG_SERVICE_TENANTS") {
+            Some(t) => serde_json::from_str(&t).map_err(|e| problem("SG_SERVICE_TENANTS", e))?,
+            None => Vec::new(),
+        };
+        let tenants: std::collections::BTreeSet<String> =
+            tenant.iter().chain(tenants_by_host.values()).chain(service_tenants.iter()).cloned().collect();
+        if let Some(bad) = tenants.iter().find(|t| !crate::model::is_ident(t)) {
+            return Err(problem("SG_TENANT/SG_TENANTS/SG_SERVICE_TENANTS", format!("{bad:?} is not an identifier")));
+        }
+        let admin_token = var(env, "SG_ADMIN_TOKEN");
+        if admin_token.as_ref().is_some_and(|t| t.len() < 32) {
+            return Err(problem("SG_ADMIN_TOKEN", "must be at least 32 bytes"));
+        }
         let bundle_ttl = match var(env, "SG_BUNDLE_TTL") {
             Some(t) => Span::parse(&t).map_err(|e| problem("SG_BUNDLE_TTL", e))?,
             None => Span::days(1),
@@ -107,9 +126,10 @@ impl OriginConfig {
             scope: var(env, "SG_SCOPE").unwrap_or_else(|| "web".into()),
             bundle_ttl,
             session_secret: session_secret.into_bytes(),
-            admin_token: var(env, "SG_ADMIN_TOKEN"),
-            tenant: var(env, "SG_TENANT"),
+            admin_token,
+            tenant,
             tenants_by_host,
+            tenants,
             crash_injection,
         })
     }
@@ -118,6 +138,11 @@ impl OriginConfig {
     pub fn tenant_for(&self, host: &str) -> Option<&str> {
         let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
         self.tenants_by_host.get(&host).or(self.tenant.as_ref()).map(String::as_str)
+    }
+
+    /// Whether this origin serves `tenant`.
+    pub fn serves(&self, tenant: &str) -> bool {
+        self.tenants.contains(tenant)
     }
 
     /// The ledger's issuer settings.

@@ -49,12 +49,18 @@ impl TenantDirectory {
                 dir.add_api_key(&key, &label, now)?;
                 ok(serde_json::json!({ "key_id": key.key_id }))
             }
+            DirectoryCall::RevokeKey { tenant, key_id } => {
+                if !dir.revoke_api_key(&tenant, &key_id, now)? {
+                    return Err(LedgerError::NotFound);
+                }
+                ok(serde_json::json!({ "key_id": key_id, "revoked": true }))
+            }
             DirectoryCall::CheckKey { token } => {
                 let valid = ApiKey::parse(&token).map(|k| dir.check_api_key(&k)).transpose()?.unwrap_or(false);
                 ok(serde_json::json!({ "valid": valid }))
             }
-            DirectoryCall::RevokeBundles { tenant, bundles } => {
-                let seq = dir.revoke_bundles(&tenant, &bundles, now)?;
+            DirectoryCall::Receive { tenant, messages } => {
+                let seq = dir.receive(&tenant, &messages, now)?;
                 ok(serde_json::json!({ "seq": seq }))
             }
             DirectoryCall::Feed { tenant, since } => ok(dir.feed(&tenant, since, now)?),

@@ -30,6 +30,10 @@ use crate::ledger::LedgerError;
 
 /// How long a checked API key is trusted without asking the directory again.
 const KEY_CACHE_MS: f64 = 30_000.0;
+/// How long a refused API key is refused without asking again.
+const KEY_NEGATIVE_MS: f64 = 5_000.0;
+/// Most keys remembered per isolate (a flood of bogus keys cannot grow it).
+const KEY_CACHE_ENTRIES: usize = 4096;
 
 // An isolate runs one thread, and workers-rs gives handlers no place of
 // their own for values kept between requests: the parsed configuration and
@@ -37,7 +41,29 @@ const KEY_CACHE_MS: f64 = 30_000.0;
 // the directory whenever they are missing.
 thread_local! {
     static CONFIG: RefCell<Option<Rc<OriginConfig>>> = const { RefCell::new(None) };
-    static KEYS: RefCell<HashMap<String, f64>> = RefCell::new(HashMap::new());
+    static KEYS: RefCell<HashMap<String, (bool, f64)>> = RefCell::new(HashMap::new());
+    static FEEDS: RefCell<HashMap<(String, i64), (f64, CallReply)>> = RefCell::new(HashMap::new());
+}
+
+/// How long one feed answer serves polls for the same page in an isolate.
+const FEED_MEMO_MS: f64 = 100.0;
+
+/// The feed page answered for `(tenant, since)` in the last [`FEED_MEMO_MS`].
+pub(crate) fn recent_feed(tenant: &str, since: i64) -> Option<CallReply> {
+    let now = crate::clock::now_ms();
+    FEEDS.with(|f| f.borrow().get(&(tenant.to_string(), since)).filter(|(at, _)| now - at < FEED_MEMO_MS).map(|(_, r)| r.clone()))
+}
+
+/// Keeps a feed page for [`recent_feed`] (a few hundred pages at most).
+pub(crate) fn remember_feed(tenant: &str, since: i64, reply: &CallReply) {
+    let now = crate::clock::now_ms();
+    FEEDS.with(|f| {
+        let mut f = f.borrow_mut();
+        f.retain(|_, (at, _)| now - *at < FEED_MEMO_MS);
+        if f.len() < 512 {
+            f.insert((tenant.to_string(), since), (now, reply.clone()));
+        }
+    });
 }
 
 /// The isolate's configuration, read on first use.
@@ -91,18 +117,22 @@ pub(crate) async fn call_directory(
 /// most every [`KEY_CACHE_MS`] per key (a retired key stops working within
 /// that time).
 pub(crate) async fn key_is_valid(env: &Env, key: &ApiKey, token: &str) -> std::result::Result<bool, LedgerError> {
-    let id = key.secret_hash();
+    // The cache key covers tenant, key id and secret: a secret checked for
+    // one tenant is never trusted under another tenant's name.
+    let id = key.cache_id();
     let now = crate::clock::now_ms();
-    if KEYS.with(|k| k.borrow().get(&id).is_some_and(|until| *until > now)) {
-        return Ok(true);
+    if let Some((valid, _)) = KEYS.with(|k| k.borrow().get(&id).copied().filter(|(_, until)| *until > now)) {
+        return Ok(valid);
     }
     let reply = call_directory(env, &key.tenant, &DirectoryCall::CheckKey { token: token.to_string() }).await?;
     let valid = reply.status == 200 && reply.body.get("valid").and_then(|v| v.as_bool()) == Some(true);
     KEYS.with(|k| {
         let mut k = k.borrow_mut();
-        k.retain(|_, until| *until > now);
-        if valid {
-            k.insert(id, now + KEY_CACHE_MS);
+        k.retain(|_, (_, until)| *until > now);
+        // A refused key is remembered briefly too, so bogus keys do not
+        // each reach the tenant's directory.
+        if k.len() < KEY_CACHE_ENTRIES {
+            k.insert(id, (valid, now + if valid { KEY_CACHE_MS } else { KEY_NEGATIVE_MS }));
         }
     });
     Ok(valid)

@@ -61,17 +61,25 @@ pub enum DirectoryCall {
         /// A label for people.
         label: String,
     },
+    /// Retire an API key.
+    RevokeKey {
+        /// The tenant.
+        tenant: String,
+        /// The key's id.
+        key_id: String,
+    },
     /// Is this presented token a live key?
     CheckKey {
         /// The presented token.
         token: String,
     },
-    /// Append revoked bundles to the feed.
-    RevokeBundles {
+    /// Take in messages from a subject's outbox (revoked bundles for the
+    /// feed, webhook events); idempotent.
+    Receive {
         /// The tenant.
         tenant: String,
-        /// `(bundle_id, expires_at)`.
-        bundles: Vec<(String, i64)>,
+        /// The messages.
+        messages: Vec<crate::ledger::outbox::Message>,
     },
     /// The feed after `since`.
     Feed {

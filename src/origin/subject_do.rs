@@ -1,9 +1,10 @@
 //! `SubjectLedger`: one Durable Object per (tenant, subject). It owns that
 //! subject's ledger (its SQLite storage holds the subject's events and
 //! projection), so the subject's writes are serialised here and nowhere
-//! else, and its alarm expires signals on time. After a revocation it pushes
-//! the revoked bundles to the tenant's feed; a push that fails is kept and
-//! retried by the alarm.
+//! else, and its alarm expires signals on time. What a write must tell
+//! others (revoked bundles for the tenant's feed, ...) is written to the
+//! subject's outbox in the same transaction, delivered right after the
+//! write, and retried by the alarm until acknowledged.
 // The `#[durable_object]` macro adds undocumented public glue (the JS
 // constructor and handlers).
 #![allow(missing_docs)]
@@ -13,10 +14,7 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 use super::config::OriginConfig;
 use super::protocol::{CallReply, DirectoryCall, SubjectCall, SubjectOp};
 use super::store::DoStore;
-use crate::ledger::{ActorType, Caller, Ledger, LedgerError, Reply, Store, Value};
-
-/// How soon a failed feed push is retried, in milliseconds.
-const FEED_RETRY_MS: f64 = 1_000.0;
+use crate::ledger::{outbox, ActorType, Caller, Ledger, LedgerError, Reply, Store, Value};
 
 /// One subject's ledger.
 #[durable_object]
@@ -26,6 +24,9 @@ pub struct SubjectLedger {
 }
 
 fn problem(e: &LedgerError) -> CallReply {
+    if e.status() >= 500 {
+        super::log(&serde_json::json!({ "sg": "ledger_failure", "code": e.code(), "detail": e.to_string() }));
+    }
     CallReply { status: e.status(), body: serde_json::to_value(e.problem()).unwrap_or_default() }
 }
 
@@ -44,15 +45,16 @@ impl DurableObject for SubjectLedger {
             Ok(c) => c,
             Err(e) => return Response::from_json(&problem(&LedgerError::Config { detail: e })),
         };
-        let (answer, revoked) = match self.answer(&config, &call) {
-            Ok(r) => {
-                let revoked = r.revoked_bundles();
-                (reply(r), revoked)
-            }
-            Err(e) => (problem(&e), Vec::new()),
+        let mut answer = match self.answer(&config, &call) {
+            Ok(r) => reply(r),
+            Err(e) => problem(&e),
         };
-        if !revoked.is_empty() {
-            self.push_feed(&call.tenant, revoked).await;
+        // What this write left in the outbox goes out now; whatever cannot
+        // is retried by the alarm. A revocation says whether the gates
+        // already have it.
+        let propagated = self.deliver(&call.tenant, &call.subject, false).await;
+        if answer.status < 400 && call.op == SubjectOp::Revoke {
+            answer.body["propagated"] = serde_json::Value::Bool(propagated);
         }
         self.schedule(&config, &call.tenant, &call.subject).await;
         Response::from_json(&answer)
@@ -63,9 +65,11 @@ impl DurableObject for SubjectLedger {
         let Some((tenant, subject)) = self.identity() else { return Response::ok("no subject yet") };
         let issuer = config.issuer();
         if let Ok(mut store) = DoStore::open(&self.state.storage(), None) {
-            let _ = Ledger::new(&mut store, &issuer).expire_due(&tenant, &subject, crate::clock::now());
+            if let Err(e) = Ledger::new(&mut store, &issuer).expire_due(&tenant, &subject, crate::clock::now()) {
+                super::log(&serde_json::json!({ "sg": "expiry_failed", "tenant": tenant, "code": e.code() }));
+            }
         }
-        self.retry_feed(&tenant).await;
+        self.deliver(&tenant, &subject, true).await;
         self.schedule(&config, &tenant, &subject).await;
         Response::ok("done")
     }
@@ -130,20 +134,22 @@ impl SubjectLedger {
         }
     }
 
-    /// Sets the alarm to the next expiry (or sooner, when a feed push waits).
+    /// Sets the alarm to the next expiry or the next outbox delivery,
+    /// whichever comes first.
     async fn schedule(&self, config: &OriginConfig, tenant: &str, subject: &str) {
         let issuer = config.issuer();
         let Ok(mut store) = DoStore::open(&self.state.storage(), None) else { return };
         let next = Ledger::new(&mut store, &issuer).next_expiry(tenant, subject).ok().flatten();
-        let pending = self.pending_feed().is_some();
-        let mut at_ms = next.map(|t| (t.0 as f64) * 1000.0);
-        if pending {
-            let soon = crate::clock::now_ms() + FEED_RETRY_MS;
-            at_ms = Some(at_ms.map_or(soon, |t| t.min(soon)));
-        }
+        let due = outbox::next_due(&mut store, tenant, subject).ok().flatten();
+        let at = match (next, due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let storage = self.state.storage();
-        match at_ms {
-            Some(ms) => {
+        match at {
+            Some(t) => {
+                // Never in the past: an alarm that keeps failing must not spin.
+                let ms = ((t.0 as f64) * 1000.0).max(crate::clock::now_ms() + 250.0);
                 let at = worker::ScheduledTime::new(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms)));
                 let _ = storage.set_alarm(at).await;
             }
@@ -153,42 +159,34 @@ impl SubjectLedger {
         }
     }
 
-    fn pending_feed(&self) -> Option<Vec<(String, i64)>> {
-        let mut store = DoStore::open(&self.state.storage(), None).ok()?;
-        let rows = store.query("SELECT value FROM ledger_meta WHERE key = 'feed_outbox'", &[]).ok()?;
-        let text = rows.first()?.first()?.as_text()?.to_string();
-        serde_json::from_str(&text).ok()
-    }
-
-    fn set_pending_feed(&self, bundles: &[(String, i64)]) {
-        let Ok(mut store) = DoStore::open(&self.state.storage(), None) else { return };
-        let batch = if bundles.is_empty() {
-            vec![crate::ledger::Statement::new("DELETE FROM ledger_meta WHERE key = 'feed_outbox'", vec![])]
-        } else {
-            vec![crate::ledger::Statement::new(
-                "INSERT INTO ledger_meta (key, value) VALUES ('feed_outbox', ?) \
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                vec![Value::Text(serde_json::to_string(bundles).unwrap_or_default())],
-            )]
-        };
+    /// Delivers the outbox's messages to the tenant's directory (all of
+    /// them right after a write, the due ones from the alarm): acknowledged
+    /// ones are deleted, failed ones wait for their next try. Returns
+    /// whether nothing is left waiting.
+    async fn deliver(&self, tenant: &str, subject: &str, due_only: bool) -> bool {
+        let Ok(mut store) = DoStore::open(&self.state.storage(), None) else { return false };
+        let now = crate::clock::now();
+        let Ok(messages) = outbox::pending(&mut store, tenant, subject, now, due_only, 100) else { return false };
+        if messages.is_empty() {
+            return true;
+        }
+        let call = DirectoryCall::Receive { tenant: tenant.to_string(), messages: messages.clone() };
+        let delivered = super::call_directory(&self.env, tenant, &call).await.is_ok_and(|r| r.status == 200);
+        let batch: Vec<_> = messages
+            .iter()
+            .map(|m| {
+                if delivered {
+                    outbox::ack(tenant, subject, &m.msg_id)
+                } else {
+                    outbox::failed(tenant, subject, &m.msg_id, m.attempts, now)
+                }
+            })
+            .collect();
         let _ = store.apply(&batch);
-    }
-
-    /// Pushes revoked bundles to the tenant's feed now; keeps them for the
-    /// alarm if the push fails.
-    async fn push_feed(&self, tenant: &str, mut bundles: Vec<(String, i64)>) {
-        if let Some(waiting) = self.pending_feed() {
-            bundles.extend(waiting);
+        if !delivered {
+            super::log(&serde_json::json!({ "sg": "outbox_delivery_failed", "tenant": tenant, "messages": messages.len() }));
         }
-        let call = DirectoryCall::RevokeBundles { tenant: tenant.to_string(), bundles: bundles.clone() };
-        let pushed = super::call_directory(&self.env, tenant, &call).await.is_ok_and(|r| r.status == 200);
-        self.set_pending_feed(if pushed { &[] } else { &bundles });
-    }
-
-    async fn retry_feed(&self, tenant: &str) {
-        if let Some(waiting) = self.pending_feed() {
-            self.push_feed(tenant, waiting).await;
-        }
+        delivered && outbox::next_due(&mut store, tenant, subject).ok().flatten().is_none()
     }
 }
 

@@ -613,4 +613,11 @@ fn the_revocation_feed_pages_skips_expired_entries_and_answers_its_head() {
     let ahead = dir.feed(TENANT, 99, later).unwrap();
     assert_eq!(ahead["seq"], 5, "a reader past the head is brought back to it");
     assert_eq!(dir.feed("other-shop", 0, later).unwrap()["seq"], 0, "tenants have separate feeds");
+    // Every entry expires and is pruned; the numbering still goes on.
+    let much_later = UnixTime(T0 + 2 * DAY);
+    let dup = vec![("b-9".to_string(), T0 + 3 * DAY), ("b-9".to_string(), T0 + 3 * DAY)];
+    assert_eq!(dir.revoke_bundles(TENANT, &dup, much_later).unwrap(), 6, "after pruning, and a duplicate within one call counts once");
+    let after = dir.feed(TENANT, 5, much_later).unwrap();
+    assert_eq!((after["seq"].as_i64(), after["bundles"].as_array().unwrap().len()), (Some(6), 1));
+    assert_eq!(dir.feed(TENANT, 6, much_later).unwrap()["seq"], 6, "the head survives pruning");
 }

@@ -191,7 +191,8 @@ export function originStack(extraOrigin = {}, extraGate = {}) {
     SG_POLICY: JSON.stringify(JSON.parse(POLICY)),
     SG_SIGNING_KEYS: `[${key.privateJwk}]`,
     SG_SESSION_SECRET: "test-session-secret-that-is-long-enough-0123456789",
-    SG_ADMIN_TOKEN: "test-admin-token-0123456789",
+    SG_ADMIN_TOKEN: "test-admin-token-0123456789abcdefghijklmnop",
+    SG_SERVICE_TENANTS: JSON.stringify(["other-shop"]),
     ...extraOrigin,
   };
   const gate = { SG_PUBLIC_KEYS: key.publicJwks, SG_REVOCATION_FEED: "origin", SG_LOG: "all", ...extraGate };
