@@ -16,7 +16,9 @@ mod bench {
     use rusqlite::Connection;
     use serde_json::json;
     use signalgate::bundle::{Signer, SigningKey};
-    use signalgate::ledger::{ActorType, Caller, Issuer, Ledger, SqliteStore, Statement, Store, StoreError, Value};
+    use signalgate::ledger::{
+        ActorType, Caller, DataKeys, Issuer, Ledger, SqliteStore, Statement, Store, StoreError, Value,
+    };
     use signalgate::{Policy, Span, UnixTime};
 
     const T0: i64 = 1_800_000_000;
@@ -78,13 +80,15 @@ mod bench {
         let mut store =
             Recording { inner: SqliteStore::open(&dir.join("ledger.db")).unwrap(), batches: Vec::new(), op: 0 };
         let caller = Caller { actor: ActorType::Service, actor_id: "bench".into() };
+        let mut entropy = signalgate::ledger::entropy::OsEntropy;
+        let keys = DataKeys::from_json(&DataKeys::generate("k1", &mut entropy).unwrap()).unwrap();
         let mut latencies = Vec::with_capacity(n);
         let start = Instant::now();
         for i in 0..n {
             store.op = i;
             let subject = format!("u-{}", i % subjects);
             let t = Instant::now();
-            let r = Ledger::new(&mut store, &issuer)
+            let r = Ledger::new(&mut store, &issuer, &keys, &mut entropy)
                 .submit("bench", &subject, &caller, &body(i), Some(&format!("k-{i}")), UnixTime(T0 + i as i64))
                 .unwrap();
             latencies.push(t.elapsed().as_secs_f64() * 1e6);

@@ -23,6 +23,12 @@ pub trait Entropy {
     }
 }
 
+impl<E: Entropy + ?Sized> Entropy for &mut E {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), LedgerError> {
+        (**self).fill(buf)
+    }
+}
+
 /// The operating system's generator (`getrandom`; in a Worker,
 /// `crypto.getRandomValues`).
 #[derive(Debug, Default, Clone, Copy)]

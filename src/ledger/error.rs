@@ -89,6 +89,29 @@ pub enum LedgerError {
     NotFound,
     /// The method is not allowed on this route.
     MethodNotAllowed,
+    /// The subject was merged into another one: write to that one.
+    SubjectMerged {
+        /// The subject it was merged into.
+        into: String,
+    },
+    /// The subject was deleted.
+    SubjectDeleted,
+    /// A merge cannot be done as asked (the source is merged elsewhere,
+    /// the target is merged, a subject merged into itself, ...).
+    MergeConflict {
+        /// Why.
+        detail: String,
+    },
+    /// No such merge (or review) for this tenant or subject.
+    UnknownMerge {
+        /// The merge id.
+        merge: String,
+    },
+    /// No such intake item for this subject (or it is no longer pending).
+    UnknownIntake {
+        /// The intake id.
+        intake: String,
+    },
     /// The stored history does not verify (chain or projection).
     Integrity {
         /// What does not verify.
@@ -127,6 +150,11 @@ impl LedgerError {
             LedgerError::Forbidden { .. } => "forbidden",
             LedgerError::NotFound => "not_found",
             LedgerError::MethodNotAllowed => "method_not_allowed",
+            LedgerError::SubjectMerged { .. } => "subject_merged",
+            LedgerError::SubjectDeleted => "subject_deleted",
+            LedgerError::MergeConflict { .. } => "merge_conflict",
+            LedgerError::UnknownMerge { .. } => "unknown_merge",
+            LedgerError::UnknownIntake { .. } => "unknown_intake",
             LedgerError::Integrity { .. } => "integrity",
             LedgerError::Storage { .. } => "storage",
             LedgerError::Config { .. } => "config",
@@ -139,9 +167,16 @@ impl LedgerError {
             LedgerError::MalformedBody { .. } => 400,
             LedgerError::Unauthenticated { .. } => 401,
             LedgerError::Forbidden { .. } => 403,
-            LedgerError::NotFound | LedgerError::UnknownSignal { .. } | LedgerError::UnknownConsent { .. } => 404,
+            LedgerError::NotFound
+            | LedgerError::UnknownSignal { .. }
+            | LedgerError::UnknownConsent { .. }
+            | LedgerError::UnknownMerge { .. }
+            | LedgerError::UnknownIntake { .. } => 404,
             LedgerError::MethodNotAllowed => 405,
-            LedgerError::IdempotencyInFlight => 409,
+            LedgerError::IdempotencyInFlight
+            | LedgerError::SubjectMerged { .. }
+            | LedgerError::MergeConflict { .. } => 409,
+            LedgerError::SubjectDeleted => 410,
             LedgerError::BodyTooLarge { .. } => 413,
             LedgerError::MissingField { .. }
             | LedgerError::InvalidField { .. }
@@ -187,6 +222,11 @@ impl LedgerError {
             LedgerError::Forbidden { .. } => "Not allowed",
             LedgerError::NotFound => "Not found",
             LedgerError::MethodNotAllowed => "Method not allowed",
+            LedgerError::SubjectMerged { .. } => "The subject was merged into another one",
+            LedgerError::SubjectDeleted => "The subject was deleted",
+            LedgerError::MergeConflict { .. } => "The merge conflicts with the subjects' state",
+            LedgerError::UnknownMerge { .. } => "No such merge",
+            LedgerError::UnknownIntake { .. } => "No such intake item",
             LedgerError::Integrity { .. } => "Ledger integrity check failed",
             LedgerError::Storage { .. } => "Storage failed; nothing was written",
             LedgerError::Config { .. } => "The origin is not configured",
@@ -202,12 +242,20 @@ impl LedgerError {
             // A server-side failure's detail (an SQLite message, a key id)
             // is for the operator's log, not the caller.
             detail: match self {
-                LedgerError::Storage { .. } => "the store failed; nothing was written (the origin's log has the cause)".into(),
-                LedgerError::Integrity { .. } => "a stored record failed its integrity check (the origin's log has the cause)".into(),
+                LedgerError::Storage { .. } => {
+                    "the store failed; nothing was written (the origin's log has the cause)".into()
+                }
+                LedgerError::Integrity { .. } => {
+                    "a stored record failed its integrity check (the origin's log has the cause)".into()
+                }
                 _ => self.to_string(),
             },
             code: self.code().to_string(),
             field: self.field().map(str::to_string),
+            merged_into: match self {
+                LedgerError::SubjectMerged { into } => Some(into.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -244,6 +292,15 @@ impl fmt::Display for LedgerError {
             LedgerError::Unauthenticated { detail } | LedgerError::Forbidden { detail } => f.write_str(detail),
             LedgerError::NotFound => f.write_str("no such resource"),
             LedgerError::MethodNotAllowed => f.write_str("method not allowed on this resource"),
+            LedgerError::SubjectMerged { into } => {
+                write!(f, "the subject was merged into {}; write to that subject", echo(into))
+            }
+            LedgerError::SubjectDeleted => f.write_str("the subject was deleted; nothing of it is used any more"),
+            LedgerError::MergeConflict { detail } => write!(f, "merge: {detail}"),
+            LedgerError::UnknownMerge { merge } => write!(f, "no merge {} for this tenant", echo(merge)),
+            LedgerError::UnknownIntake { intake } => {
+                write!(f, "no pending intake item {} for this subject", echo(intake))
+            }
             LedgerError::Integrity { detail } => write!(f, "integrity: {detail}"),
             LedgerError::Storage { detail } => write!(f, "storage: {detail}"),
             LedgerError::Config { detail } => write!(f, "configuration: {detail}"),
@@ -289,4 +346,7 @@ pub struct Problem {
     /// The request field concerned, if one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// `subject_merged`: the subject that holds this subject's signals now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
 }

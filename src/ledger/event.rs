@@ -87,8 +87,11 @@ pub enum Change {
         version: u32,
         /// The policy class.
         signal_type: String,
-        /// The vocabulary value.
-        value: String,
+        /// The value's salted digest ([`super::values::digest`]): the chain
+        /// commits to the value without holding it, so erasing the value
+        /// (and its salt) later leaves the chain intact and the value
+        /// unrecoverable.
+        value_digest: String,
         /// Where it was captured.
         context: CaptureContext,
         /// When the person made the choice (the event's time, or earlier for
@@ -143,6 +146,146 @@ pub enum Change {
         /// The consent records it carried.
         consents: Vec<String>,
     },
+    /// This subject was merged into another one: its usable signals and
+    /// consents now live there, and this subject takes no more writes
+    /// until a split restores it.
+    MergedInto {
+        /// The merge.
+        merge_id: String,
+        /// The subject it was merged into.
+        target: String,
+        /// The signal versions handed over, as `[signal_id, version]`.
+        signals: Vec<(String, u32)>,
+        /// The consent records handed over.
+        consents: Vec<String>,
+        /// This subject's unexpired bundles, revoked.
+        bundles: Vec<String>,
+    },
+    /// Another subject's signals and consents were taken in (after the
+    /// captures and consents that brought them, which this event lists).
+    MergeImported {
+        /// The merge.
+        merge_id: String,
+        /// The subject they came from.
+        source: String,
+        /// The policy's confidence in the match, in basis points (0-10000).
+        confidence_bp: u32,
+        /// The evidence kinds the match rested on.
+        evidence: Vec<String>,
+        /// Each imported signal version and what the merge rules made of it.
+        signals: Vec<Imported>,
+        /// The consent records taken in, as `[id here, id at the source]`.
+        consents: Vec<(String, String)>,
+    },
+    /// A merge was undone on the subject that took the signals in: what it
+    /// imported stops counting here, and what the import displaced is
+    /// captured again (separate events after this one).
+    MergeSplit {
+        /// The merge.
+        merge_id: String,
+        /// The subject the imported signals go back to.
+        source: String,
+        /// The imported signal versions, now void here.
+        signals: Vec<(String, u32)>,
+        /// The imported consent records, now void here.
+        consents: Vec<String>,
+        /// Consents revoked here while merged, by their id at the source:
+        /// the source revokes them too.
+        revoke_at_source: Vec<String>,
+        /// This subject's unexpired bundles, revoked (they may carry
+        /// imported signals).
+        bundles: Vec<String>,
+    },
+    /// A split gave this (merged) subject its signals back.
+    SplitRestored {
+        /// The merge undone.
+        merge_id: String,
+        /// The subject it had been merged into.
+        target: String,
+    },
+    /// The subject was deleted: nothing of it is used any more. `erase`
+    /// also removes the values (see [`Change::ValuesErased`]); a soft
+    /// deletion can be undone ([`Change::SubjectRestored`]).
+    SubjectDeleted {
+        /// Erase (`true`) or soft delete.
+        erase: bool,
+        /// Unexpired bundles, revoked.
+        bundles: Vec<String>,
+    },
+    /// A soft deletion was undone.
+    SubjectRestored {},
+    /// One signal was deleted at the subject's request; every version
+    /// stops counting. Its values are erased or kept as a suppression
+    /// marker as the class's `deletion` says.
+    SignalDeleted {
+        /// The signal.
+        signal_id: String,
+        /// Whether its values are erased (class `deletion: erase`).
+        erase: bool,
+        /// Unexpired bundles that carried it, revoked.
+        bundles: Vec<String>,
+    },
+    /// Values were erased: the proof of suppression. It names which signal
+    /// versions existed, and the event says when and why; the values and
+    /// their salts are gone, so the digests in the chain reveal nothing.
+    ValuesErased {
+        /// The erased versions, as `[signal_id, version]`.
+        signals: Vec<(String, u32)>,
+        /// Why (`subject_request`, `retention_end`, `signal_deleted`).
+        reason: String,
+    },
+    /// A retention lock (legal hold): no value is erased until `until`;
+    /// use is still suppressed as usual.
+    RetentionLocked {
+        /// When the lock ends.
+        until: UnixTime,
+        /// Why, as an identifier (`legal_hold`, `dispute`, ...).
+        reason: String,
+    },
+    /// The retention lock was lifted early.
+    RetentionUnlocked {},
+    /// A free-text answer was kept for mapping: the raw text is in the
+    /// short-lived intake store, never in the chain.
+    IntakeReceived {
+        /// The intake item.
+        intake_id: String,
+        /// The class it is an answer for.
+        signal_type: String,
+        /// When the raw text is deleted at the latest.
+        purge_at: UnixTime,
+    },
+    /// An intake item was mapped to a vocabulary value (a capture follows)
+    /// or discarded.
+    IntakeResolved {
+        /// The intake item.
+        intake_id: String,
+        /// `mapped` or `discarded`.
+        outcome: String,
+    },
+    /// An intake item's raw text was deleted (its time was up).
+    IntakePurged {
+        /// The intake item.
+        intake_id: String,
+    },
+}
+
+/// One signal version a merge imported, and what the merge rules made of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Imported {
+    /// The signal here.
+    pub signal_id: String,
+    /// The version it became here.
+    pub version: u32,
+    /// The signal at the source.
+    pub from_signal: String,
+    /// Its version at the source.
+    pub from_version: u32,
+    /// Whether it became the current version here.
+    pub current: bool,
+    /// The rule that decided a conflict (`consent_scope`,
+    /// `channel_specificity`, `recency`, `target_kept`), or `no_conflict`.
+    pub rule: String,
 }
 
 impl Change {
@@ -155,6 +298,19 @@ impl Change {
             Change::ConsentRevoked { .. } => "consent_revoked",
             Change::SignalExpired { .. } => "signal_expired",
             Change::BundleIssued { .. } => "bundle_issued",
+            Change::MergedInto { .. } => "merged_into",
+            Change::MergeImported { .. } => "merge_imported",
+            Change::MergeSplit { .. } => "merge_split",
+            Change::SplitRestored { .. } => "split_restored",
+            Change::SubjectDeleted { .. } => "subject_deleted",
+            Change::SubjectRestored { .. } => "subject_restored",
+            Change::SignalDeleted { .. } => "signal_deleted",
+            Change::ValuesErased { .. } => "values_erased",
+            Change::RetentionLocked { .. } => "retention_locked",
+            Change::RetentionUnlocked { .. } => "retention_unlocked",
+            Change::IntakeReceived { .. } => "intake_received",
+            Change::IntakeResolved { .. } => "intake_resolved",
+            Change::IntakePurged { .. } => "intake_purged",
         }
     }
 }

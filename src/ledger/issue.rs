@@ -3,8 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
-
 use super::state::{SignalRow, SubjectState};
 use crate::bundle::{Signer, VerifiedBundle};
 use crate::codec::b64;
@@ -47,11 +45,10 @@ pub struct Issued {
     pub omitted: usize,
 }
 
-/// The bundle id of the bundle issued by event `seq` of a subject: stable,
-/// unique per subject and event, and not a raw identifier.
-pub fn bundle_id(tenant: &str, subject: &str, seq: i64) -> String {
-    let digest = Sha256::digest(format!("bundle\0{tenant}\0{subject}\0{seq}").as_bytes());
-    format!("b_{}", b64::encode(&digest[..12]))
+/// A bundle id from 12 random bytes: `b_` and base64url. Random, so the
+/// ids the revocation feed publishes cannot be linked to subjects.
+pub fn bundle_id(random: &[u8; 12]) -> String {
+    format!("b_{}", b64::encode(random))
 }
 
 /// Signals the bundle may carry: active, consent granted, class allowed in
@@ -60,7 +57,7 @@ fn eligible<'s>(policy: &Policy, state: &'s SubjectState, now: UnixTime) -> Vec<
     let mut out: Vec<&SignalRow> = state
         .signals
         .iter()
-        .filter(|s| s.active && s.consent_granted && s.expires_at > now)
+        .filter(|s| s.active && s.consent_granted && s.expires_at > now && s.value.is_some())
         .filter(|s| policy.class(&s.signal_type).is_some_and(|c| c.in_bundle))
         .collect();
     out.sort_by(|a, b| {
@@ -113,7 +110,7 @@ impl Issuer<'_> {
                 .map(|s| Signal {
                     id: s.signal_id.clone(),
                     class: s.signal_type.clone(),
-                    value: s.value.clone(),
+                    value: s.value.clone().unwrap_or_default(),
                     source: s.context.channel.clone(),
                     captured_at: s.captured_at,
                     expires_at: s.expires_at,

@@ -21,15 +21,17 @@
 //! ```
 //! # #[cfg(feature = "sqlite")] {
 //! use signalgate::bundle::{Signer, SigningKey};
-//! use signalgate::ledger::{ActorType, Caller, Issuer, Ledger, SqliteStore};
+//! use signalgate::ledger::{ActorType, Caller, DataKeys, Issuer, Ledger, SqliteStore};
 //! use signalgate::{Policy, Span, UnixTime};
 //!
 //! let policy = Policy::from_json(include_str!("../../www/policy.json")).unwrap();
 //! let signer = Signer::new(SigningKey::from_seed(&[9; 32], Some("origin-1")));
 //! let issuer = Issuer { policy: &policy, signer: &signer, issuer: "https://origin.example".into(),
 //!     audience: "signalgate".into(), scope: "web".into(), bundle_ttl: Span::days(1) };
+//! let mut entropy = signalgate::ledger::entropy::OsEntropy;
+//! let keys = DataKeys::from_json(&DataKeys::generate("k1", &mut entropy).unwrap()).unwrap();
 //! let mut store = SqliteStore::in_memory().unwrap();
-//! let mut ledger = Ledger::new(&mut store, &issuer);
+//! let mut ledger = Ledger::new(&mut store, &issuer, &keys, &mut entropy);
 //! let service = Caller { actor: ActorType::Service, actor_id: "key-1".into() };
 //! let reply = ledger.submit("demo-shop", "u-1", &service, br#"{"signal_type": "language", "value": "Deutsch",
 //!     "purpose": "personalization", "consent_reference": "c-1", "source_context": {"channel": "web"}}"#,
@@ -51,20 +53,24 @@ mod issue;
 mod ops;
 pub mod outbox;
 pub mod projection;
+mod replay;
 pub mod seal;
 #[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]
 mod sqlite;
 mod state;
 mod store;
+pub mod webhook_sign;
+pub mod values;
 
 pub use directory::{Directory, FEED_PAGE};
 pub use error::{LedgerError, Problem};
 pub use event::{verify_chain, ActorType, Audit, CaptureContext, ChainBreak, Change, Event, GENESIS};
 pub use input::{api_key_request, bundle_request, object as request_object, subject_in, ApiKeyRequest, MAX_BODY};
 pub use issue::{bundle_id, Issued, Issuer, MAX_COOKIE_TOKEN};
-pub use ops::{replay_state, same_subject, signal_id, Caller, Ledger, Reply, Verification};
+pub use ops::{same_subject, signal_id, Caller, Ledger, Reply, Verification, MAX_LIVE_BUNDLES};
+pub use replay::replay_state;
 pub use seal::DataKeys;
 #[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]
 pub use sqlite::SqliteStore;
-pub use state::{ConsentRow, LiveBundle, SignalRow, SubjectState};
+pub use state::{ConsentRow, LiveBundle, Lock, SignalRow, SubjectState, SubjectStatus};
 pub use store::{schema_statements, Row, Statement, Store, StoreError, Value, SCHEMA};

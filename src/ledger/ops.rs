@@ -7,14 +7,18 @@
 use serde_json::{json, Value as Json};
 use sha2::{Digest, Sha256};
 
+use super::entropy::Entropy;
 use super::error::LedgerError;
 use super::event::{verify_chain, ActorType, Audit, CaptureContext, ChainBreak, Change, Event};
 use super::input::{self, Capture};
 use super::issue::{bundle_id, Issued, Issuer};
 use super::outbox;
 use super::projection::{append, load_events, rebuild, snapshot};
-use super::state::{ConsentRow, LiveBundle, SignalRow, SubjectState};
+use super::replay;
+use super::seal::DataKeys;
+use super::state::{LiveBundle, SignalRow, SubjectState, SubjectStatus};
 use super::store::{int, opt_int, text, Statement, Store, StoreError, Value};
+use super::values::{self, Sealer, StoredValue, Values};
 use crate::eval::{Context, Detail, Evaluator};
 use crate::model::policy::Cardinality;
 use crate::model::Policy;
@@ -74,8 +78,10 @@ pub struct Verification {
 
 /// One subject's ledger over a store.
 pub struct Ledger<'a, S: Store> {
-    store: &'a mut S,
-    issuer: &'a Issuer<'a>,
+    pub(crate) store: &'a mut S,
+    pub(crate) issuer: &'a Issuer<'a>,
+    pub(crate) keys: &'a DataKeys,
+    pub(crate) entropy: &'a mut dyn Entropy,
 }
 
 fn hash_hex(bytes: &[u8]) -> String {
@@ -93,107 +99,35 @@ pub fn signal_id(tenant: &str, subject: &str, class: &str, cardinality: Cardinal
     format!("sig_{}", crate::codec::b64::encode(&Sha256::digest(key.as_bytes())[..12]))
 }
 
-/// Applies one event to an in-memory state, as the projection does in SQL.
-pub(crate) fn apply_to_state(state: &mut SubjectState, e: &Event) {
-    match &e.change {
-        Change::ConsentGranted { consent_id, purposes, scopes, legal_basis } => {
-            state.consents.push(ConsentRow {
-                consent_id: consent_id.clone(),
-                purposes: purposes.clone(),
-                scopes: scopes.clone(),
-                legal_basis: *legal_basis,
-                granted: true,
-                granted_at: e.at,
-            });
-            state.consents.sort_by(|a, b| a.consent_id.cmp(&b.consent_id));
-        }
-        Change::SignalCaptured { current: false, .. } => {}
-        Change::SignalCaptured {
-            signal_id,
-            version,
-            signal_type,
-            value,
-            context,
-            captured_at,
-            expires_at,
-            consent_id,
-            current: true,
-        } => {
-            state.signals.retain(|s| s.signal_id != *signal_id);
-            let consent_granted = state.consent(consent_id).is_some_and(|c| c.granted);
-            state.signals.push(SignalRow {
-                signal_id: signal_id.clone(),
-                version: *version,
-                signal_type: signal_type.clone(),
-                value: value.clone(),
-                context: context.clone(),
-                captured_at: *captured_at,
-                expires_at: *expires_at,
-                reconfirmed_at: None,
-                consent_id: consent_id.clone(),
-                consent_granted,
-                provenance: e.provenance(),
-                active: true,
-            });
-            state.signals.sort_by(|a, b| a.signal_id.cmp(&b.signal_id));
-        }
-        Change::SignalReconfirmed { signal_id, reconfirmed_at, expires_at, .. } => {
-            if let Some(s) = state.signals.iter_mut().find(|s| s.signal_id == *signal_id) {
-                s.reconfirmed_at = Some(*reconfirmed_at);
-                s.expires_at = *expires_at;
-            }
-        }
-        Change::ConsentRevoked { consent_id, .. } => {
-            for c in state.consents.iter_mut().filter(|c| c.consent_id == *consent_id) {
-                c.granted = false;
-            }
-            for s in state.signals.iter_mut().filter(|s| s.consent_id == *consent_id) {
-                s.consent_granted = false;
-            }
-        }
-        Change::SignalExpired { signal_id, .. } => {
-            if let Some(s) = state.signals.iter_mut().find(|s| s.signal_id == *signal_id) {
-                s.active = false;
-            }
-        }
-        Change::BundleIssued { bundle_id, expires_at, consents, .. } => state.live_bundles.push(LiveBundle {
-            bundle_id: bundle_id.clone(),
-            expires_at: *expires_at,
-            consents: consents.clone(),
-        }),
-    }
-    state.head = Some((e.seq, e.hash.clone()));
-}
-
-/// The state the events give, computed in memory (as the projection does
-/// in SQL), as of `now` (for which bundles are still live).
-pub fn replay_state(events: &[Event], now: UnixTime) -> SubjectState {
-    let mut state = SubjectState::default();
-    for e in events {
-        apply_to_state(&mut state, e);
-    }
-    state.live_bundles.retain(|b| b.expires_at > now);
-    state.live_bundles.sort_by(|a, b| a.bundle_id.cmp(&b.bundle_id));
-    state
-}
-
-/// The events of one operation, built one after the other on a state.
-struct Draft<'s> {
-    tenant: &'s str,
-    subject: &'s str,
-    policy_version: &'s str,
-    now: UnixTime,
-    state: SubjectState,
-    events: Vec<Event>,
+/// The events of one operation, built one after the other on a state,
+/// with the other rows they bring (values, outbox messages).
+pub(crate) struct Draft<'s> {
+    pub(crate) tenant: &'s str,
+    pub(crate) subject: &'s str,
+    pub(crate) policy_version: &'s str,
+    pub(crate) now: UnixTime,
+    pub(crate) state: SubjectState,
+    pub(crate) events: Vec<Event>,
+    /// Values of the versions this draft captures.
+    pub(crate) values: Values,
+    /// Rows besides events and projection: values, outbox messages.
+    pub(crate) extra: Vec<Statement>,
 }
 
 impl Draft<'_> {
-    fn push(&mut self, audit: Audit, change: Change) -> &Event {
+    pub(crate) fn push(&mut self, audit: Audit, change: Change) -> &Event {
         let e =
             Event::next(self.state.head_ref(), self.tenant, self.subject, self.now, audit, self.policy_version, change);
-        apply_to_state(&mut self.state, &e);
+        replay::apply(&mut self.state, &e, &self.values);
         self.events.push(e);
         self.events.last().unwrap_or_else(|| unreachable!())
+    }
+
+    /// The whole batch: events with their projection, then the other rows.
+    pub(crate) fn batch(self) -> Vec<Statement> {
+        let mut out = append(&self.events);
+        out.extend(self.extra);
+        out
     }
 }
 
@@ -203,6 +137,7 @@ fn signal_json(s: &SignalRow) -> Json {
         "version": s.version,
         "signal_type": s.signal_type,
         "value": s.value,
+        "value_erased": s.value.is_none(),
         "source_channel": s.context.channel,
         "capture_context": s.context,
         "captured_at": s.captured_at.0,
@@ -216,13 +151,36 @@ fn signal_json(s: &SignalRow) -> Json {
 }
 
 impl<'a, S: Store> Ledger<'a, S> {
-    /// A ledger over `store`, issuing bundles with `issuer`.
-    pub fn new(store: &'a mut S, issuer: &'a Issuer<'a>) -> Self {
-        Ledger { store, issuer }
+    /// A ledger over `store`, issuing bundles with `issuer`, protecting
+    /// values with `keys`, drawing salts, nonces and bundle ids from
+    /// `entropy`.
+    pub fn new(store: &'a mut S, issuer: &'a Issuer<'a>, keys: &'a DataKeys, entropy: &'a mut dyn Entropy) -> Self {
+        Ledger { store, issuer, keys, entropy }
     }
 
-    fn policy(&self) -> &Policy {
+    pub(crate) fn policy(&self) -> &'a Policy {
         self.issuer.policy
+    }
+
+    /// Stores a new version's value in the draft (sealed when the class
+    /// says so) and returns its digest for the event.
+    pub(crate) fn new_value(
+        &mut self,
+        draft: &mut Draft<'_>,
+        signal_id: &str,
+        version: u32,
+        class: &str,
+        value: &str,
+    ) -> Result<String, LedgerError> {
+        let encrypt = self.policy().class(class).is_some_and(|c| c.encrypt);
+        let salt = values::new_salt(&mut self.entropy)?;
+        let mut sealer = Sealer { keys: self.keys, entropy: &mut *self.entropy };
+        draft.extra.push(sealer.put(draft.tenant, draft.subject, signal_id, version, &salt, value, encrypt)?);
+        draft.values.insert(
+            (signal_id.to_string(), version),
+            StoredValue { salt: salt.clone(), value: value.to_string(), sealed: encrypt },
+        );
+        Ok(values::digest(&salt, value))
     }
 
     fn audit(caller: &Caller, context: Option<&CaptureContext>, justification: Option<String>) -> Audit {
@@ -235,11 +193,20 @@ impl<'a, S: Store> Ledger<'a, S> {
         }
     }
 
-    fn draft<'s>(&self, tenant: &'s str, subject: &'s str, state: SubjectState, now: UnixTime) -> Draft<'s>
+    pub(crate) fn draft<'s>(&self, tenant: &'s str, subject: &'s str, state: SubjectState, now: UnixTime) -> Draft<'s>
     where
         'a: 's,
     {
-        Draft { tenant, subject, policy_version: self.issuer.policy.version(), now, state, events: Vec::new() }
+        Draft {
+            tenant,
+            subject,
+            policy_version: self.issuer.policy.version(),
+            now,
+            state,
+            events: Vec::new(),
+            values: Values::new(),
+            extra: Vec::new(),
+        }
     }
 
     /// Runs `op` (which reads fresh state each time) and writes its batch
@@ -247,7 +214,7 @@ impl<'a, S: Store> Ledger<'a, S> {
     /// and body give the first reply again; the same key with another body
     /// is refused; a key still being processed is a conflict.
     #[allow(clippy::too_many_arguments)]
-    fn run(
+    pub(crate) fn run(
         &mut self,
         tenant: &str,
         subject: &str,
@@ -286,6 +253,12 @@ impl<'a, S: Store> Ledger<'a, S> {
                     return Err(e);
                 }
             };
+            if !batch.is_empty() {
+                // Key rotation: values still sealed under an older key move
+                // to the active one with the subject's next write.
+                let mut sealer = Sealer { keys: self.keys, entropy: &mut *self.entropy };
+                batch.extend(sealer.reseal_stale(self.store, tenant, subject)?);
+            }
             if let Some(key) = key {
                 batch.push(finish_key(tenant, subject, key, &reply));
             }
@@ -377,15 +350,34 @@ impl<'a, S: Store> Ledger<'a, S> {
         Ok(u32::try_from(max).unwrap_or(u32::MAX))
     }
 
-    fn load(&mut self, tenant: &str, subject: &str) -> Result<SubjectState, LedgerError> {
-        Ok(SubjectState::load(self.store, tenant, subject)?)
+    pub(crate) fn load(&mut self, tenant: &str, subject: &str) -> Result<SubjectState, LedgerError> {
+        SubjectState::load(self.store, self.keys, tenant, subject)
+    }
+
+    pub(crate) fn load_with_bundles(
+        &mut self,
+        tenant: &str,
+        subject: &str,
+        now: UnixTime,
+    ) -> Result<SubjectState, LedgerError> {
+        SubjectState::load_with_bundles(self.store, self.keys, tenant, subject, now)
+    }
+
+    /// The subject's state, refusing writes to a merged or deleted subject.
+    pub(crate) fn load_writable(&mut self, tenant: &str, subject: &str) -> Result<SubjectState, LedgerError> {
+        let state = self.load(tenant, subject)?;
+        writable(&state)?;
+        Ok(state)
     }
 
     /// Issues a bundle on the draft's state (a `bundle_issued` event) and
     /// describes it for the reply.
-    fn issue_into(&self, draft: &mut Draft<'_>, caller: &Caller) -> Result<(Issued, Json), LedgerError> {
-        let seq = draft.state.head.as_ref().map_or(1, |(s, _)| s + 1);
-        let jti = bundle_id(draft.tenant, draft.subject, seq);
+    pub(crate) fn issue_into(&mut self, draft: &mut Draft<'_>, caller: &Caller) -> Result<(Issued, Json), LedgerError> {
+        // Random, so a published (revoked) bundle id cannot be linked back to
+        // a subject id by anyone who guesses subject ids.
+        let mut random = [0u8; 12];
+        self.entropy.fill(&mut random)?;
+        let jti = bundle_id(&random);
         let issued = self
             .issuer
             .issue(draft.tenant, draft.subject, &draft.state, &jti, draft.now)
@@ -496,7 +488,7 @@ impl<'a, S: Store> Ledger<'a, S> {
         c: &Capture,
         now: UnixTime,
     ) -> Result<(Reply, Vec<Statement>), LedgerError> {
-        let state = self.load(tenant, subject)?;
+        let state = self.load_writable(tenant, subject)?;
         let policy: &'a Policy = self.issuer.policy;
         let class =
             policy.class(&c.signal_type).ok_or_else(|| LedgerError::UnknownClass { class: c.signal_type.clone() })?;
@@ -512,7 +504,9 @@ impl<'a, S: Store> Ledger<'a, S> {
                 };
                 let (want, have) = (sorted(&c.purposes), sorted(&existing.purposes));
                 let (want_scopes, have_scopes) = (sorted(&c.scopes), sorted(&existing.scopes));
-                let detail = if !existing.granted {
+                let detail = if existing.split {
+                    Some("was taken back by a split; a new consent needs a new reference")
+                } else if !existing.granted {
                     Some("was revoked; a new consent needs a new reference")
                 } else if want != have || want_scopes != have_scopes || existing.legal_basis != c.legal_basis {
                     Some("was given for other purposes, scopes or legal basis; use a new reference")
@@ -543,13 +537,14 @@ impl<'a, S: Store> Ledger<'a, S> {
         // Versions count arrivals; the current version is the latest capture.
         let version = self.last_version(tenant, subject, &id)? + 1;
         let current = draft.state.signal(&id).is_none_or(|s| captured_at >= s.captured_at);
+        let value_digest = self.new_value(&mut draft, &id, version, &c.signal_type, &c.value)?;
         let late = draft.push(
             audit,
             Change::SignalCaptured {
                 signal_id: id.clone(),
                 version,
                 signal_type: c.signal_type.clone(),
-                value: c.value.clone(),
+                value_digest,
                 context: c.context.clone(),
                 captured_at,
                 expires_at: captured_at.after(class.ttl),
@@ -575,7 +570,7 @@ impl<'a, S: Store> Ledger<'a, S> {
             // Recorded as history: a newer capture of this signal is current.
             body["late"] = json!({ "version": version, "captured_at": captured_at.0, "provenance_hash": provenance });
         }
-        Ok((Reply { status: 201, body }, append(&draft.events)))
+        Ok((Reply { status: 201, body }, draft.batch()))
     }
 
     /// `POST /v1/signals/{id}/reconfirm`: the subject confirms a signal
@@ -595,7 +590,7 @@ impl<'a, S: Store> Ledger<'a, S> {
         self.run(tenant, subject, key, &request, now, |l| {
             let action = input::action(body)?;
             same_subject(action.subject_id.as_deref(), subject)?;
-            let state = l.load(tenant, subject)?;
+            let state = l.load_writable(tenant, subject)?;
             let current = state
                 .signal(signal)
                 .filter(|s| s.active && s.consent_granted)
@@ -622,7 +617,7 @@ impl<'a, S: Store> Ledger<'a, S> {
                 "freshness": l.freshness(&updated, now),
                 "bundle": bundle,
             });
-            Ok((Reply { status: 200, body }, append(&draft.events)))
+            Ok((Reply { status: 200, body }, draft.batch()))
         })
     }
 
@@ -645,12 +640,16 @@ impl<'a, S: Store> Ledger<'a, S> {
         self.run(tenant, subject, key, &request, now, |l| {
             let action = input::action(body)?;
             same_subject(action.subject_id.as_deref(), subject)?;
-            let state = SubjectState::load_with_bundles(l.store, tenant, subject, now)?;
-            let record = state.consent(consent).cloned().ok_or_else(|| LedgerError::UnknownConsent { consent: consent.to_string() })?;
+            let state = l.load_with_bundles(tenant, subject, now)?;
+            writable(&state)?;
+            let record = state
+                .consent(consent)
+                .filter(|c| !c.split)
+                .cloned()
+                .ok_or_else(|| LedgerError::UnknownConsent { consent: consent.to_string() })?;
             let revoked: Vec<LiveBundle> =
                 state.live_bundles.iter().filter(|b| b.consents.iter().any(|c| c == consent)).cloned().collect();
             let mut draft = l.draft(tenant, subject, state, now);
-            let mut feed = None;
             if record.granted {
                 let seq = draft.push(
                     Self::audit(caller, action.context.as_ref(), action.justification.clone().or(Some("consent_withdrawn".into()))),
@@ -660,12 +659,7 @@ impl<'a, S: Store> Ledger<'a, S> {
                         bundles: revoked.iter().map(|b| b.bundle_id.clone()).collect(),
                     },
                 ).seq;
-                if !revoked.is_empty() {
-                    // In the same batch as the event: the gates hear of it
-                    // even if this process dies right after the write.
-                    let entries: Vec<(&str, i64)> = revoked.iter().map(|b| (b.bundle_id.as_str(), b.expires_at.0)).collect();
-                    feed = Some(outbox::put(tenant, subject, &format!("feed-{seq}"), outbox::Kind::Feed, &json!(entries), now));
-                }
+                revoke_feed(&mut draft, seq, &revoked);
             }
             let (_, bundle) = l.issue_into(&mut draft, caller)?;
             let body = json!({
@@ -673,9 +667,7 @@ impl<'a, S: Store> Ledger<'a, S> {
                 "revoked_bundles": revoked.iter().map(|b| json!({ "bundle_id": b.bundle_id, "expires_at": b.expires_at.0 })).collect::<Vec<_>>(),
                 "bundle": bundle,
             });
-            let mut batch = append(&draft.events);
-            batch.extend(feed);
-            Ok((Reply { status: 200, body }, batch))
+            Ok((Reply { status: 200, body }, draft.batch()))
         })
     }
 
@@ -688,10 +680,18 @@ impl<'a, S: Store> Ledger<'a, S> {
         now: UnixTime,
     ) -> Result<Reply, LedgerError> {
         self.run(tenant, subject, None, b"bundle", now, |l| {
-            let state = l.load(tenant, subject)?;
+            let state = l.load_with_bundles(tenant, subject, now)?;
+            writable(&state)?;
+            if state.live_bundles.len() >= MAX_LIVE_BUNDLES {
+                return Err(LedgerError::Forbidden {
+                    detail: format!(
+                        "this subject already has {MAX_LIVE_BUNDLES} unexpired bundles; use the latest one"
+                    ),
+                });
+            }
             let mut draft = l.draft(tenant, subject, state, now);
             let (_, bundle) = l.issue_into(&mut draft, caller)?;
-            Ok((Reply { status: 201, body: json!({ "bundle": bundle }) }, append(&draft.events)))
+            Ok((Reply { status: 201, body: json!({ "bundle": bundle }) }, draft.batch()))
         })
     }
 
@@ -747,7 +747,7 @@ impl<'a, S: Store> Ledger<'a, S> {
                 );
             }
             count = due.len();
-            Ok((Reply { status: 200, body: json!({ "expired": due.len() }) }, append(&draft.events)))
+            Ok((Reply { status: 200, body: json!({ "expired": due.len() }) }, draft.batch()))
         })?;
         Ok(count)
     }
@@ -795,6 +795,38 @@ fn finish_key(tenant: &str, subject: &str, key: &str, reply: &Reply) -> Statemen
         "UPDATE idempotency SET state = 'done', status = ?, response = ? WHERE tenant_id = ? AND subject_id = ? AND key = ?",
         vec![i64::from(reply.status).into(), reply.body.to_string().into(), tenant.into(), subject.into(), key.into()],
     )
+}
+
+/// Most unexpired bundles a subject may hold: each one issued is one more
+/// entry for the revocation feed when a consent is revoked.
+pub const MAX_LIVE_BUNDLES: usize = 64;
+
+/// Refuses writes to a merged or deleted subject.
+pub(crate) fn writable(state: &SubjectState) -> Result<(), LedgerError> {
+    match &state.status {
+        SubjectStatus::Active => Ok(()),
+        SubjectStatus::Merged { into, .. } => Err(LedgerError::SubjectMerged { into: into.clone() }),
+        SubjectStatus::Deleted { .. } => Err(LedgerError::SubjectDeleted),
+    }
+}
+
+/// Puts revoked bundles in the draft's outbox for the tenant's feed: in
+/// the same batch as the event, so the gates hear of it even if this
+/// process dies right after the write.
+pub(crate) fn revoke_feed(draft: &mut Draft<'_>, seq: i64, revoked: &[LiveBundle]) {
+    if revoked.is_empty() {
+        return;
+    }
+    let entries: Vec<(&str, i64)> = revoked.iter().map(|b| (b.bundle_id.as_str(), b.expires_at.0)).collect();
+    let msg = outbox::put(
+        draft.tenant,
+        draft.subject,
+        &format!("feed-{seq}"),
+        outbox::Kind::Feed,
+        &json!(entries),
+        draft.now,
+    );
+    draft.extra.push(msg);
 }
 
 /// A body may name its subject (server callers must); naming another one is

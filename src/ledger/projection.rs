@@ -61,7 +61,7 @@ pub fn writes(e: &Event) -> Vec<Statement> {
             signal_id,
             version,
             signal_type,
-            value,
+            value_digest,
             context,
             captured_at,
             expires_at,
@@ -75,19 +75,19 @@ pub fn writes(e: &Event) -> Vec<Statement> {
                 vec![e.at.0.into(), t.clone(), s.clone(), signal_id.as_str().into(), i64::from(*current).into()],
             ),
             Statement::new(
-                "INSERT INTO signals (tenant_id, subject_id, signal_id, version, signal_type, signal_value, \
+                "INSERT INTO signals (tenant_id, subject_id, signal_id, version, signal_type, value_digest, \
                  source_channel, capture_context, captured_at, expires_at, reconfirmed_at, consent_id, \
-                 consent_status, provenance_hash, status, retired_at) \
+                 consent_status, provenance_hash, status, retired_at, erased_at) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, \
                  (SELECT status FROM consents WHERE tenant_id = ? AND subject_id = ? AND consent_id = ?), \
-                 ?, ?, ?)",
+                 ?, ?, ?, NULL)",
                 vec![
                     t.clone(),
                     s.clone(),
                     signal_id.as_str().into(),
                     (*version).into(),
                     signal_type.as_str().into(),
-                    value.as_str().into(),
+                    value_digest.as_str().into(),
                     context.channel.as_str().into(),
                     json(context).into(),
                     captured_at.0.into(),
@@ -127,7 +127,118 @@ pub fn writes(e: &Event) -> Vec<Statement> {
              VALUES (?, ?, ?, ?, ?, ?, ?)",
             vec![t, s, bundle_id.as_str().into(), issued_at.0.into(), expires_at.0.into(), json(consents).into(), json(signals).into()],
         )],
+        Change::MergedInto { merge_id, target, signals, .. } => {
+            let mut out = set_status(&t, &s, signals, "merged");
+            out.push(subject_row(&t, &s, "merged", Some(target), Some(merge_id), false));
+            out
+        }
+        Change::MergeImported { .. } => Vec::new(),
+        Change::MergeSplit { signals, consents, .. } => {
+            let mut out = set_status(&t, &s, signals, "split");
+            out.extend(consents.iter().map(|c| {
+                Statement::new(
+                    "UPDATE consents SET status = 'split' WHERE tenant_id = ? AND subject_id = ? AND consent_id = ?",
+                    vec![t.clone(), s.clone(), c.as_str().into()],
+                )
+            }));
+            out
+        }
+        Change::SplitRestored { .. } => vec![
+            Statement::new(
+                "UPDATE signals SET status = 'active' WHERE tenant_id = ? AND subject_id = ? AND status = 'merged'",
+                vec![t.clone(), s.clone()],
+            ),
+            subject_row(&t, &s, "active", None, None, false),
+        ],
+        Change::SubjectDeleted { erase, .. } => vec![subject_row(&t, &s, "deleted", None, None, *erase)],
+        Change::SubjectRestored {} => vec![subject_row(&t, &s, "active", None, None, false)],
+        Change::SignalDeleted { signal_id, .. } => vec![Statement::new(
+            "UPDATE signals SET status = 'deleted' WHERE tenant_id = ? AND subject_id = ? AND signal_id = ? \
+             AND status IN ('active', 'expired')",
+            vec![t, s, signal_id.as_str().into()],
+        )],
+        Change::ValuesErased { signals, .. } => signals
+            .iter()
+            .flat_map(|(id, v)| {
+                let row = vec![t.clone(), s.clone(), id.as_str().into(), (*v).into()];
+                [
+                    Statement::new(
+                        "DELETE FROM signal_values WHERE tenant_id = ? AND subject_id = ? AND signal_id = ? AND version = ?",
+                        row.clone(),
+                    ),
+                    Statement::new(
+                        "UPDATE signals SET erased_at = ? WHERE tenant_id = ? AND subject_id = ? AND signal_id = ? \
+                         AND version = ?",
+                        [vec![e.at.0.into()], row].concat(),
+                    ),
+                ]
+            })
+            .collect(),
+        Change::RetentionLocked { until, reason } => vec![
+            ensure_subject(&t, &s),
+            Statement::new(
+                "UPDATE subjects SET lock_until = ?, lock_reason = ? WHERE tenant_id = ? AND subject_id = ?",
+                vec![until.0.into(), reason.as_str().into(), t, s],
+            ),
+        ],
+        Change::RetentionUnlocked {} => vec![Statement::new(
+            "UPDATE subjects SET lock_until = NULL, lock_reason = NULL WHERE tenant_id = ? AND subject_id = ?",
+            vec![t, s],
+        )],
+        Change::IntakeReceived { .. } => Vec::new(),
+        Change::IntakeResolved { intake_id, outcome } => vec![Statement::new(
+            "UPDATE raw_intake SET state = ? WHERE tenant_id = ? AND subject_id = ? AND intake_id = ?",
+            vec![outcome.as_str().into(), t, s, intake_id.as_str().into()],
+        )],
+        Change::IntakePurged { intake_id } => vec![Statement::new(
+            "DELETE FROM raw_intake WHERE tenant_id = ? AND subject_id = ? AND intake_id = ?",
+            vec![t, s, intake_id.as_str().into()],
+        )],
     }
+}
+
+fn set_status(t: &Value, s: &Value, versions: &[(String, u32)], status: &str) -> Vec<Statement> {
+    versions
+        .iter()
+        .map(|(id, v)| {
+            Statement::new(
+                "UPDATE signals SET status = ? WHERE tenant_id = ? AND subject_id = ? AND signal_id = ? AND version = ?",
+                vec![status.into(), t.clone(), s.clone(), id.as_str().into(), (*v).into()],
+            )
+        })
+        .collect()
+}
+
+/// The statement that makes sure the subject has a row (keeping its lock).
+fn ensure_subject(t: &Value, s: &Value) -> Statement {
+    Statement::new(
+        "INSERT OR IGNORE INTO subjects (tenant_id, subject_id, status, erase) VALUES (?, ?, 'active', 0)",
+        vec![t.clone(), s.clone()],
+    )
+}
+
+/// The statement that sets the subject's status (keeping its lock).
+fn subject_row(
+    t: &Value,
+    s: &Value,
+    status: &str,
+    merged_into: Option<&String>,
+    merge_id: Option<&String>,
+    erase: bool,
+) -> Statement {
+    Statement::new(
+        "INSERT INTO subjects (tenant_id, subject_id, status, merged_into, merge_id, erase) VALUES (?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (tenant_id, subject_id) DO UPDATE SET status = excluded.status, \
+         merged_into = excluded.merged_into, merge_id = excluded.merge_id, erase = excluded.erase",
+        vec![
+            t.clone(),
+            s.clone(),
+            status.into(),
+            merged_into.map(String::as_str).into(),
+            merge_id.map(String::as_str).into(),
+            i64::from(erase).into(),
+        ],
+    )
 }
 
 /// The statements that append `events` and update the projection.
@@ -182,9 +293,11 @@ pub fn snapshot(store: &mut impl Store, tenant: &str, subject: &str) -> Result<V
     for sql in [
         "SELECT 'consent', consent_id, purposes, scopes, legal_basis, status, granted_at, revoked_at \
          FROM consents WHERE tenant_id = ? AND subject_id = ? ORDER BY consent_id",
-        "SELECT 'signal', signal_id, version, signal_type, signal_value, source_channel, capture_context, \
-         captured_at, expires_at, reconfirmed_at, consent_id, consent_status, provenance_hash, status, retired_at \
-         FROM signals WHERE tenant_id = ? AND subject_id = ? ORDER BY signal_id, version",
+        "SELECT 'signal', signal_id, version, signal_type, value_digest, source_channel, capture_context, \
+         captured_at, expires_at, reconfirmed_at, consent_id, consent_status, provenance_hash, status, retired_at, \
+         erased_at FROM signals WHERE tenant_id = ? AND subject_id = ? ORDER BY signal_id, version",
+        "SELECT 'subject', status, merged_into, merge_id, erase, lock_until, lock_reason \
+         FROM subjects WHERE tenant_id = ? AND subject_id = ?",
         "SELECT 'bundle', bundle_id, issued_at, expires_at, consent_ids, signal_ids \
          FROM bundles WHERE tenant_id = ? AND subject_id = ? ORDER BY bundle_id",
     ] {
@@ -200,6 +313,7 @@ pub fn rebuild(tenant: &str, subject: &str, events: &[Event]) -> Vec<Statement> 
         Statement::new("DELETE FROM consents WHERE tenant_id = ? AND subject_id = ?", key()),
         Statement::new("DELETE FROM signals WHERE tenant_id = ? AND subject_id = ?", key()),
         Statement::new("DELETE FROM bundles WHERE tenant_id = ? AND subject_id = ?", key()),
+        Statement::new("DELETE FROM subjects WHERE tenant_id = ? AND subject_id = ?", key()),
     ];
     batch.extend(events.iter().flat_map(writes));
     batch

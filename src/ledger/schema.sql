@@ -1,4 +1,4 @@
--- The signal ledger's schema (version 1). Every store runs this same file:
+-- The signal ledger's schema (version 2). Every store runs this same file:
 -- SQLite natively (rusqlite) and the SQLite storage of each Durable Object.
 -- A Durable Object holds one subject's rows (or one tenant's directory or
 -- revocation feed), and natively one file holds them all. Every table is keyed
@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS signals (
   signal_id       TEXT    NOT NULL,
   version         INTEGER NOT NULL,
   signal_type     TEXT    NOT NULL,
-  signal_value    TEXT    NOT NULL,
+  value_digest    TEXT    NOT NULL,  -- the value itself is in signal_values
   source_channel  TEXT    NOT NULL,
   capture_context TEXT    NOT NULL,  -- JSON object
   captured_at     INTEGER NOT NULL,
@@ -60,9 +60,53 @@ CREATE TABLE IF NOT EXISTS signals (
   consent_id      TEXT    NOT NULL,
   consent_status  TEXT    NOT NULL,  -- granted | revoked
   provenance_hash TEXT    NOT NULL,  -- hash of the event that created this version
-  status          TEXT    NOT NULL,  -- active | retired | expired
+  status          TEXT    NOT NULL,  -- active | retired | expired | merged | split | deleted
   retired_at      INTEGER,
+  erased_at       INTEGER,           -- when its value was erased, if it was
   PRIMARY KEY (tenant_id, subject_id, signal_id, version)
+);
+
+-- Projection: the subject itself. No row: an active subject without
+-- history of merges, deletions or locks.
+CREATE TABLE IF NOT EXISTS subjects (
+  tenant_id     TEXT    NOT NULL,
+  subject_id    TEXT    NOT NULL,
+  status        TEXT    NOT NULL,  -- active | merged | deleted
+  merged_into   TEXT,
+  merge_id      TEXT,
+  erase         INTEGER NOT NULL DEFAULT 0,  -- deleted: erase (1) or soft (0)
+  lock_until    INTEGER,
+  lock_reason   TEXT,
+  PRIMARY KEY (tenant_id, subject_id)
+);
+
+-- Values of signal versions, apart from the chain (which holds their salted
+-- digests). The value is the vocabulary value, or for classes encrypted at
+-- rest its ciphertext `v1.<kid>.<nonce>.<ciphertext>`. Erasing a value
+-- deletes its row.
+CREATE TABLE IF NOT EXISTS signal_values (
+  tenant_id  TEXT    NOT NULL,
+  subject_id TEXT    NOT NULL,
+  signal_id  TEXT    NOT NULL,
+  version    INTEGER NOT NULL,
+  salt       TEXT    NOT NULL,
+  value      TEXT    NOT NULL,
+  PRIMARY KEY (tenant_id, subject_id, signal_id, version)
+);
+
+-- Free-text answers waiting to be mapped to a vocabulary value: the raw
+-- text (always encrypted) lives here until `purge_at` at the latest.
+CREATE TABLE IF NOT EXISTS raw_intake (
+  tenant_id   TEXT    NOT NULL,
+  subject_id  TEXT    NOT NULL,
+  intake_id   TEXT    NOT NULL,
+  signal_type TEXT    NOT NULL,
+  answer      TEXT    NOT NULL,  -- sealed raw text
+  request     TEXT    NOT NULL,  -- the capture terms (JSON, no free text)
+  received_at INTEGER NOT NULL,
+  purge_at    INTEGER NOT NULL,
+  state       TEXT    NOT NULL,  -- pending | mapped | discarded
+  PRIMARY KEY (tenant_id, subject_id, intake_id)
 );
 
 -- Projection: the bundles issued, with what each carried.
@@ -106,9 +150,63 @@ CREATE TABLE IF NOT EXISTS api_keys (
   key_id     TEXT    NOT NULL,
   key_hash   TEXT    NOT NULL,
   label      TEXT    NOT NULL,
+  role       TEXT    NOT NULL DEFAULT 'service',  -- a role of the policy's `roles`
   created_at INTEGER NOT NULL,
   revoked_at INTEGER,
   PRIMARY KEY (tenant_id, key_id)
+);
+
+-- A tenant's merge requests: the review queue (below the policy's
+-- threshold) and the record of decisions. Whether two subjects are merged
+-- is the subjects' own ledgers' to say, this is the index.
+CREATE TABLE IF NOT EXISTS merges (
+  tenant_id     TEXT    NOT NULL,
+  merge_id      TEXT    NOT NULL,
+  source        TEXT    NOT NULL,
+  target        TEXT    NOT NULL,
+  evidence      TEXT    NOT NULL,  -- JSON list of evidence kinds
+  confidence_bp INTEGER NOT NULL,  -- basis points, 0-10000
+  state         TEXT    NOT NULL,  -- review | accepted | rejected | merged | split
+  requested_by  TEXT    NOT NULL,
+  requested_at  INTEGER NOT NULL,
+  decided_by    TEXT,
+  decided_at    INTEGER,
+  note          TEXT,
+  PRIMARY KEY (tenant_id, merge_id)
+);
+
+-- A tenant's webhook endpoints (Standard Webhooks). During a secret
+-- rotation the previous secret keeps signing too, until `previous_until`.
+CREATE TABLE IF NOT EXISTS webhook_endpoints (
+  tenant_id       TEXT    NOT NULL,
+  endpoint_id     TEXT    NOT NULL,
+  url             TEXT    NOT NULL,
+  events          TEXT    NOT NULL,  -- JSON list of event types
+  secret          TEXT    NOT NULL,  -- whsec_...
+  previous_secret TEXT,
+  previous_until  INTEGER,
+  created_at      INTEGER NOT NULL,
+  disabled_at     INTEGER,
+  PRIMARY KEY (tenant_id, endpoint_id)
+);
+
+-- Webhook messages per endpoint: retried with backoff until delivered, or
+-- dead after the last attempt (a dead letter an operator can retry).
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+  tenant_id    TEXT    NOT NULL,
+  endpoint_id  TEXT    NOT NULL,
+  msg_id       TEXT    NOT NULL,
+  event_type   TEXT    NOT NULL,
+  subject_id   TEXT    NOT NULL,
+  payload      TEXT    NOT NULL,  -- the JSON body, as signed
+  created_at   INTEGER NOT NULL,
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  next_at      INTEGER NOT NULL,
+  state        TEXT    NOT NULL,  -- pending | delivered | dead
+  last_status  INTEGER,
+  last_error   TEXT,
+  delivered_at INTEGER,
+  PRIMARY KEY (tenant_id, endpoint_id, msg_id)
 );
 
 -- Messages a subject's writes leave for others, written in the same batch

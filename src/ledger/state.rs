@@ -1,8 +1,11 @@
 //! A subject's current state, read from the projection: what an operation
 //! validates against and what a bundle is built from.
 
+use super::error::LedgerError;
 use super::event::CaptureContext;
-use super::store::{int, opt_int, text, Store, StoreError, Value};
+use super::seal::DataKeys;
+use super::store::{int, opt_int, opt_text, text, Store, StoreError, Value};
+use super::values;
 use crate::model::LegalBasis;
 use crate::time::UnixTime;
 
@@ -19,6 +22,9 @@ pub struct ConsentRow {
     pub legal_basis: LegalBasis,
     /// `true` while granted, `false` once revoked.
     pub granted: bool,
+    /// Taken back by a split (it came from another subject in a merge):
+    /// void here, and its reference cannot be used again.
+    pub split: bool,
     /// When it was granted.
     pub granted_at: UnixTime,
 }
@@ -32,8 +38,10 @@ pub struct SignalRow {
     pub version: u32,
     /// The policy class.
     pub signal_type: String,
-    /// The vocabulary value.
-    pub value: String,
+    /// The vocabulary value (`None` once erased).
+    pub value: Option<String>,
+    /// The value's salted digest, as the chain holds it.
+    pub value_digest: String,
     /// Where it was captured.
     pub context: CaptureContext,
     /// When this version was captured.
@@ -63,11 +71,44 @@ pub struct LiveBundle {
     pub consents: Vec<String>,
 }
 
+/// Whether the subject takes writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SubjectStatus {
+    /// The usual state.
+    #[default]
+    Active,
+    /// Merged into another subject, which holds its signals now.
+    Merged {
+        /// The subject it was merged into.
+        into: String,
+        /// The merge.
+        merge_id: String,
+    },
+    /// Deleted: erased, or soft-deleted (restorable).
+    Deleted {
+        /// Erased (`true`) or soft-deleted.
+        erase: bool,
+    },
+}
+
+/// A retention lock (legal hold).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lock {
+    /// When it ends.
+    pub until: UnixTime,
+    /// Why.
+    pub reason: String,
+}
+
 /// Everything an operation on one subject reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SubjectState {
     /// The last event's `seq` and `hash`, if any.
     pub head: Option<(i64, String)>,
+    /// Active, merged or deleted.
+    pub status: SubjectStatus,
+    /// The retention lock, if one was set (it may have ended).
+    pub lock: Option<Lock>,
     /// The consent records.
     pub consents: Vec<ConsentRow>,
     /// The current versions (active or expired), by signal id.
@@ -82,8 +123,14 @@ fn list(text_json: &str) -> Result<Vec<String>, StoreError> {
 }
 
 impl SubjectState {
-    /// Reads the subject's state, without its bundles.
-    pub fn load(store: &mut impl Store, tenant: &str, subject: &str) -> Result<SubjectState, StoreError> {
+    /// Reads the subject's state, without its bundles; values are opened
+    /// with `keys` and checked against their digests.
+    pub fn load(
+        store: &mut impl Store,
+        keys: &DataKeys,
+        tenant: &str,
+        subject: &str,
+    ) -> Result<SubjectState, LedgerError> {
         let key = [Value::from(tenant), Value::from(subject)];
         let head = store
             .query(
@@ -93,6 +140,31 @@ impl SubjectState {
             .first()
             .map(|r| Ok::<_, StoreError>((int(r, 0)?, text(r, 1)?)))
             .transpose()?;
+        let (status, lock) = match store
+            .query(
+                "SELECT status, merged_into, merge_id, erase, lock_until, lock_reason FROM subjects \
+                 WHERE tenant_id = ? AND subject_id = ?",
+                &key,
+            )?
+            .first()
+        {
+            None => (SubjectStatus::Active, None),
+            Some(r) => {
+                let status = match text(r, 0)?.as_str() {
+                    "merged" => SubjectStatus::Merged {
+                        into: opt_text(r, 1)?.unwrap_or_default(),
+                        merge_id: opt_text(r, 2)?.unwrap_or_default(),
+                    },
+                    "deleted" => SubjectStatus::Deleted { erase: int(r, 3)? != 0 },
+                    _ => SubjectStatus::Active,
+                };
+                let lock = match opt_int(r, 4)? {
+                    Some(until) => Some(Lock { until: UnixTime(until), reason: opt_text(r, 5)?.unwrap_or_default() }),
+                    None => None,
+                };
+                (status, lock)
+            }
+        };
         let consents = store
             .query(
                 "SELECT consent_id, purposes, scopes, legal_basis, status, granted_at FROM consents \
@@ -101,54 +173,65 @@ impl SubjectState {
             )?
             .iter()
             .map(|r| {
+                let status = text(r, 4)?;
                 Ok(ConsentRow {
                     consent_id: text(r, 0)?,
                     purposes: list(&text(r, 1)?)?,
                     scopes: list(&text(r, 2)?)?,
                     legal_basis: serde_json::from_value(serde_json::Value::String(text(r, 3)?))
                         .map_err(|e| StoreError::Database(format!("legal_basis: {e}")))?,
-                    granted: text(r, 4)? == "granted",
+                    granted: status == "granted",
+                    split: status == "split",
                     granted_at: UnixTime(int(r, 5)?),
                 })
             })
             .collect::<Result<_, StoreError>>()?;
-        let signals = store
-            .query(
-                "SELECT signal_id, version, signal_type, signal_value, capture_context, captured_at, expires_at, \
-                 reconfirmed_at, consent_id, consent_status, provenance_hash, status FROM signals \
-                 WHERE tenant_id = ? AND subject_id = ? AND status <> 'retired' ORDER BY signal_id",
-                &key,
-            )?
-            .iter()
-            .map(|r| {
-                Ok(SignalRow {
-                    signal_id: text(r, 0)?,
-                    version: u32::try_from(int(r, 1)?).map_err(|_| StoreError::Database("version".into()))?,
-                    signal_type: text(r, 2)?,
-                    value: text(r, 3)?,
-                    context: serde_json::from_str(&text(r, 4)?)
-                        .map_err(|e| StoreError::Database(format!("capture_context: {e}")))?,
-                    captured_at: UnixTime(int(r, 5)?),
-                    expires_at: UnixTime(int(r, 6)?),
-                    reconfirmed_at: opt_int(r, 7)?.map(UnixTime),
-                    consent_id: text(r, 8)?,
-                    consent_granted: text(r, 9)? == "granted",
-                    provenance: text(r, 10)?,
-                    active: text(r, 11)? == "active",
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-        Ok(SubjectState { head, consents, signals, live_bundles: Vec::new() })
+        let stored = values::load(store, keys, tenant, subject)?;
+        let mut signals = Vec::new();
+        for r in store.query(
+            "SELECT signal_id, version, signal_type, value_digest, capture_context, captured_at, expires_at, \
+             reconfirmed_at, consent_id, consent_status, provenance_hash, status FROM signals \
+             WHERE tenant_id = ? AND subject_id = ? AND status IN ('active', 'expired') ORDER BY signal_id",
+            &key,
+        )? {
+            let signal_id = text(&r, 0)?;
+            let version = u32::try_from(int(&r, 1)?).map_err(|_| StoreError::Database("version".into()))?;
+            let value_digest = text(&r, 3)?;
+            let value = values::checked(&stored, &signal_id, version, &value_digest)?.map(str::to_string);
+            signals.push(SignalRow {
+                signal_id,
+                version,
+                signal_type: text(&r, 2)?,
+                value,
+                value_digest,
+                context: serde_json::from_str(&text(&r, 4)?)
+                    .map_err(|e| StoreError::Database(format!("capture_context: {e}")))?,
+                captured_at: UnixTime(int(&r, 5)?),
+                expires_at: UnixTime(int(&r, 6)?),
+                reconfirmed_at: opt_int(&r, 7)?.map(UnixTime),
+                consent_id: text(&r, 8)?,
+                consent_granted: text(&r, 9)? == "granted",
+                provenance: text(&r, 10)?,
+                active: text(&r, 11)? == "active",
+            });
+        }
+        Ok(SubjectState { head, status, lock, consents, signals, live_bundles: Vec::new() })
+    }
+
+    /// Whether a retention lock holds at `now`.
+    pub fn locked(&self, now: UnixTime) -> bool {
+        self.lock.as_ref().is_some_and(|l| now < l.until)
     }
 
     /// Reads the subject's state with the bundles still unexpired at `now`.
     pub fn load_with_bundles(
         store: &mut impl Store,
+        keys: &DataKeys,
         tenant: &str,
         subject: &str,
         now: UnixTime,
-    ) -> Result<SubjectState, StoreError> {
-        let mut state = Self::load(store, tenant, subject)?;
+    ) -> Result<SubjectState, LedgerError> {
+        let mut state = Self::load(store, keys, tenant, subject)?;
         let key = [Value::from(tenant), Value::from(subject)];
         state.live_bundles = store
             .query(

@@ -99,7 +99,8 @@ async fn body(req: &mut Request) -> std::result::Result<String, LedgerError> {
     if req.inner().body().is_none() {
         return Ok(String::new());
     }
-    let malformed = |e: worker::Error| LedgerError::MalformedBody { detail: format!("the body could not be read: {e}") };
+    let malformed =
+        |e: worker::Error| LedgerError::MalformedBody { detail: format!("the body could not be read: {e}") };
     let mut stream = req.stream().map_err(malformed)?;
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {

@@ -6,6 +6,7 @@
 //! | `SG_POLICY` | the policy JSON the ledger enforces (required) |
 //! | `SG_SIGNING_KEYS` | secret: JSON list (or JWK Set) of private JWKs; the first signs, all are published in `/v1/keys` (rotation) |
 //! | `SG_SESSION_SECRET` | secret: at least 32 bytes, the HMAC key of browser sessions |
+//! | `SG_DATA_KEYS` | secret: the data keyring, `{"active": "k1", "keys": {"k1": "<32 bytes, base64url>"}}`; values of classes encrypted at rest are sealed with a per-tenant key derived from the active key (add a key and make it active to rotate: values move to it as subjects are written) |
 //! | `SG_ADMIN_TOKEN` | secret: at least 32 bytes, the bearer token of the admin endpoints (API keys, verification); without it they are off |
 //! | `SG_TENANT` / `SG_TENANTS` | the tenant of browser requests, or JSON `{"host": "tenant"}` (a host not listed falls back to `SG_TENANT`) |
 //! | `SG_SERVICE_TENANTS` | JSON list of further tenants that only servers use (API keys, no browser host) |
@@ -41,6 +42,8 @@ pub struct OriginConfig {
     pub bundle_ttl: Span,
     /// Session HMAC key.
     pub session_secret: Vec<u8>,
+    /// The data keyring (protection at rest).
+    pub data_keys: crate::ledger::DataKeys,
     /// Admin bearer token.
     pub admin_token: Option<String>,
     /// Browser tenant.
@@ -90,6 +93,10 @@ impl OriginConfig {
         if session_secret.len() < 32 {
             return Err(problem("SG_SESSION_SECRET", "must be at least 32 bytes"));
         }
+        let data_keys = crate::ledger::DataKeys::from_json(
+            &var(env, "SG_DATA_KEYS").ok_or_else(|| problem("SG_DATA_KEYS", "is required"))?,
+        )
+        .map_err(|e| problem("SG_DATA_KEYS", e))?;
         let tenants_by_host: BTreeMap<String, String> = match var(env, "SG_TENANTS") {
             Some(t) => serde_json::from_str::<BTreeMap<String, String>>(&t)
                 .map_err(|e| problem("SG_TENANTS", e))?
@@ -126,6 +133,7 @@ impl OriginConfig {
             scope: var(env, "SG_SCOPE").unwrap_or_else(|| "web".into()),
             bundle_ttl,
             session_secret: session_secret.into_bytes(),
+            data_keys,
             admin_token,
             tenant,
             tenants_by_host,

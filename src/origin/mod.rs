@@ -51,7 +51,9 @@ const FEED_MEMO_MS: f64 = 100.0;
 /// The feed page answered for `(tenant, since)` in the last [`FEED_MEMO_MS`].
 pub(crate) fn recent_feed(tenant: &str, since: i64) -> Option<CallReply> {
     let now = crate::clock::now_ms();
-    FEEDS.with(|f| f.borrow().get(&(tenant.to_string(), since)).filter(|(at, _)| now - at < FEED_MEMO_MS).map(|(_, r)| r.clone()))
+    FEEDS.with(|f| {
+        f.borrow().get(&(tenant.to_string(), since)).filter(|(at, _)| now - at < FEED_MEMO_MS).map(|(_, r)| r.clone())
+    })
 }
 
 /// Keeps a feed page for [`recent_feed`] (a few hundred pages at most).

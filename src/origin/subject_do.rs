@@ -14,6 +14,7 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 use super::config::OriginConfig;
 use super::protocol::{CallReply, DirectoryCall, SubjectCall, SubjectOp};
 use super::store::DoStore;
+use crate::ledger::entropy::OsEntropy;
 use crate::ledger::{outbox, ActorType, Caller, Ledger, LedgerError, Reply, Store, Value};
 
 /// One subject's ledger.
@@ -65,7 +66,11 @@ impl DurableObject for SubjectLedger {
         let Some((tenant, subject)) = self.identity() else { return Response::ok("no subject yet") };
         let issuer = config.issuer();
         if let Ok(mut store) = DoStore::open(&self.state.storage(), None) {
-            if let Err(e) = Ledger::new(&mut store, &issuer).expire_due(&tenant, &subject, crate::clock::now()) {
+            if let Err(e) = Ledger::new(&mut store, &issuer, &config.data_keys, &mut OsEntropy).expire_due(
+                &tenant,
+                &subject,
+                crate::clock::now(),
+            ) {
                 super::log(&serde_json::json!({ "sg": "expiry_failed", "tenant": tenant, "code": e.code() }));
             }
         }
@@ -98,7 +103,8 @@ impl SubjectLedger {
         let crash_after = call.crash_after.filter(|_| config.crash_injection);
         let mut store = self.store(crash_after)?;
         let issuer = config.issuer();
-        let mut ledger = Ledger::new(&mut store, &issuer);
+        let mut entropy = OsEntropy;
+        let mut ledger = Ledger::new(&mut store, &issuer, &config.data_keys, &mut entropy);
         let caller = Caller { actor: call.actor, actor_id: call.actor_id.clone() };
         let (tenant, subject, key) = (call.tenant.as_str(), call.subject.as_str(), call.key.as_deref());
         let target = || call.target.as_deref().ok_or(LedgerError::NotFound);
@@ -139,7 +145,10 @@ impl SubjectLedger {
     async fn schedule(&self, config: &OriginConfig, tenant: &str, subject: &str) {
         let issuer = config.issuer();
         let Ok(mut store) = DoStore::open(&self.state.storage(), None) else { return };
-        let next = Ledger::new(&mut store, &issuer).next_expiry(tenant, subject).ok().flatten();
+        let next = Ledger::new(&mut store, &issuer, &config.data_keys, &mut OsEntropy)
+            .next_expiry(tenant, subject)
+            .ok()
+            .flatten();
         let due = outbox::next_due(&mut store, tenant, subject).ok().flatten();
         let at = match (next, due) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -184,7 +193,9 @@ impl SubjectLedger {
             .collect();
         let _ = store.apply(&batch);
         if !delivered {
-            super::log(&serde_json::json!({ "sg": "outbox_delivery_failed", "tenant": tenant, "messages": messages.len() }));
+            super::log(
+                &serde_json::json!({ "sg": "outbox_delivery_failed", "tenant": tenant, "messages": messages.len() }),
+            );
         }
         delivered && outbox::next_due(&mut store, tenant, subject).ok().flatten().is_none()
     }

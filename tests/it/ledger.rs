@@ -6,9 +6,10 @@
 use serde_json::{json, Value};
 use signalgate::bundle::{KeySet, Signer, SigningKey};
 use signalgate::eval::{Context, Gate, Tier};
+use signalgate::ledger::entropy::SeededEntropy;
 use signalgate::ledger::{
-    projection, replay_state, ActorType, Caller, Issuer, Ledger, LedgerError, Reply, SqliteStore, Statement, Store,
-    StoreError, SubjectState, Value as Sql,
+    projection, replay_state, values, ActorType, Caller, DataKeys, Issuer, Ledger, LedgerError, Reply, SqliteStore,
+    Statement, Store, StoreError, SubjectState, Value as Sql,
 };
 use signalgate::model::Policy;
 use signalgate::{Span, UnixTime};
@@ -26,6 +27,24 @@ pub fn policy() -> Policy {
 
 pub fn signer() -> Signer {
     Signer::new(SigningKey::from_seed(&[21; 32], Some("origin-1")))
+}
+
+/// The tests' data keyring (fixed keys).
+pub fn keys() -> &'static DataKeys {
+    static KEYS: std::sync::OnceLock<DataKeys> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| DataKeys::from_json(&DataKeys::generate("k1", &mut SeededEntropy::new(99)).unwrap()).unwrap())
+}
+
+/// A seeded random stream of its own (bundle ids stay unique across the
+/// ledgers a test opens on one store), kept for the whole test run.
+pub fn entropy() -> &'static mut SeededEntropy {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    Box::leak(Box::new(SeededEntropy::new(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))))
+}
+
+/// A ledger over `store` with the tests' keys.
+pub fn open_ledger<'a, S: Store>(store: &'a mut S, issuer: &'a Issuer<'a>) -> Ledger<'a, S> {
+    Ledger::new(store, issuer, keys(), entropy())
 }
 
 pub fn issuer<'a>(policy: &'a Policy, signer: &'a Signer) -> Issuer<'a> {
@@ -76,7 +95,7 @@ fn submit_update_reconfirm_expire_and_every_bundle_verifies_in_the_gate() {
     let (policy, signer) = (policy(), signer());
     let issuer = issuer(&policy, &signer);
     let mut store = SqliteStore::in_memory().unwrap();
-    let mut ledger = Ledger::new(&mut store, &issuer);
+    let mut ledger = open_ledger(&mut store, &issuer);
 
     let first = ledger
         .submit(TENANT, "u-1", &service(), &capture("language", "de", "c-1", &["personalization"]), None, UnixTime(T0))
@@ -143,7 +162,7 @@ fn a_late_arriving_update_is_recorded_but_never_replaces_a_newer_choice() {
     let (policy, signer) = (policy(), signer());
     let issuer = issuer(&policy, &signer);
     let mut store = SqliteStore::in_memory().unwrap();
-    let mut ledger = Ledger::new(&mut store, &issuer);
+    let mut ledger = open_ledger(&mut store, &issuer);
     // Chosen at T0 + 300 (online): fr. Chosen earlier, at T0 + 100, offline: de, delivered at T0 + 600.
     ledger
         .submit(
@@ -179,7 +198,7 @@ fn revoking_consent_withholds_its_signals_and_lists_the_bundles_to_revoke() {
     let (policy, signer) = (policy(), signer());
     let issuer = issuer(&policy, &signer);
     let mut store = SqliteStore::in_memory().unwrap();
-    let mut ledger = Ledger::new(&mut store, &issuer);
+    let mut ledger = open_ledger(&mut store, &issuer);
     let a = ledger
         .submit(
             TENANT,
@@ -252,7 +271,7 @@ fn tenants_and_subjects_never_see_each_other() {
     let (policy, signer) = (policy(), signer());
     let issuer = issuer(&policy, &signer);
     let mut store = SqliteStore::in_memory().unwrap();
-    let mut ledger = Ledger::new(&mut store, &issuer);
+    let mut ledger = open_ledger(&mut store, &issuer);
     ledger
         .submit(
             "tenant-a",
@@ -296,7 +315,7 @@ fn an_idempotency_key_gives_the_first_reply_again_and_refuses_another_body() {
     let (policy, signer) = (policy(), signer());
     let issuer = issuer(&policy, &signer);
     let mut store = SqliteStore::in_memory().unwrap();
-    let mut ledger = Ledger::new(&mut store, &issuer);
+    let mut ledger = open_ledger(&mut store, &issuer);
     let body = capture("interest", "hiking", "c-1", &["personalization"]);
     let first = ledger.submit(TENANT, "u-1", &service(), &body, Some("k-1"), UnixTime(T0)).unwrap();
     let again = ledger.submit(TENANT, "u-1", &service(), &body, Some("k-1"), UnixTime(T0 + 5)).unwrap();
@@ -333,7 +352,7 @@ fn concurrent_submits_with_one_key_make_one_version() {
                     let (policy, signer) = (policy(), signer());
                     let issuer = issuer(&policy, &signer);
                     let mut store = SqliteStore::open(&path).unwrap();
-                    Ledger::new(&mut store, &issuer).submit(
+                    open_ledger(&mut store, &issuer).submit(
                         TENANT,
                         "u-1",
                         &service(),
@@ -401,7 +420,7 @@ fn a_crash_between_writes_leaves_no_partial_event_and_no_projection_drift() {
     let (policy, signer) = (policy(), signer());
     let issuer = issuer(&policy, &signer);
     let mut store = Crashing { inner: SqliteStore::in_memory().unwrap(), after: 0, armed: false };
-    Ledger::new(&mut store, &issuer)
+    open_ledger(&mut store, &issuer)
         .submit(TENANT, "u-1", &service(), &capture("language", "de", "c-1", &["personalization"]), None, UnixTime(T0))
         .unwrap();
     let before = projection::snapshot(&mut store, TENANT, "u-1").unwrap();
@@ -411,7 +430,7 @@ fn a_crash_between_writes_leaves_no_partial_event_and_no_projection_drift() {
         store.after = after;
         store.armed = true;
         let body = capture("interest", "cycling", "c-2", &["personalization"]);
-        let e = Ledger::new(&mut store, &issuer)
+        let e = open_ledger(&mut store, &issuer)
             .submit(TENANT, "u-1", &service(), &body, Some("k-crash"), UnixTime(T0 + 10))
             .unwrap_err();
         assert_eq!(e.code(), "storage");
@@ -424,11 +443,11 @@ fn a_crash_between_writes_leaves_no_partial_event_and_no_projection_drift() {
     }
     // The same request, retried, goes through once.
     let body = capture("interest", "cycling", "c-2", &["personalization"]);
-    let ok = Ledger::new(&mut store, &issuer)
+    let ok = open_ledger(&mut store, &issuer)
         .submit(TENANT, "u-1", &service(), &body, Some("k-crash"), UnixTime(T0 + 20))
         .unwrap();
     assert_eq!(ok.status, 201);
-    let v = Ledger::new(&mut store, &issuer).verify(TENANT, "u-1").unwrap();
+    let v = open_ledger(&mut store, &issuer).verify(TENANT, "u-1").unwrap();
     assert!(v.chain.is_ok() && v.projection_matches, "{v:?}");
 }
 
@@ -437,7 +456,7 @@ fn tampering_with_the_audit_chain_is_found_with_the_index_of_the_first_bad_event
     let (policy, signer) = (policy(), signer());
     let issuer = issuer(&policy, &signer);
     let mut store = SqliteStore::in_memory().unwrap();
-    let mut ledger = Ledger::new(&mut store, &issuer);
+    let mut ledger = open_ledger(&mut store, &issuer);
     for (i, value) in ["hiking", "yoga", "cycling"].iter().enumerate() {
         ledger
             .submit(
@@ -451,21 +470,93 @@ fn tampering_with_the_audit_chain_is_found_with_the_index_of_the_first_bad_event
             .unwrap();
     }
     assert!(ledger.verify(TENANT, "u-1").unwrap().chain.is_ok());
-    // Rewrite the value captured by event 4 (seq 4: the second signal_captured).
+    // Rewrite what event 4 (the second signal_captured) says was captured.
     store
         .connection()
         .execute(
-            "UPDATE events SET payload = replace(payload, '\"yoga\"', '\"climbing\"') WHERE tenant_id = ?1 AND seq = 4",
+            "UPDATE events SET payload = replace(payload, '\"interest\"', '\"language\"') WHERE tenant_id = ?1 AND seq = 4",
             [TENANT],
         )
         .unwrap();
-    let v = Ledger::new(&mut store, &issuer).verify(TENANT, "u-1").unwrap();
+    let v = open_ledger(&mut store, &issuer).verify(TENANT, "u-1").unwrap();
     let broken = v.chain.unwrap_err();
     assert_eq!((broken.index, broken.seq), (3, 4), "{broken:?}");
     // Deleting an event is found where the gap is.
     store.connection().execute("DELETE FROM events WHERE tenant_id = ?1 AND seq = 2", [TENANT]).unwrap();
-    let v = Ledger::new(&mut store, &issuer).verify(TENANT, "u-1").unwrap();
+    let v = open_ledger(&mut store, &issuer).verify(TENANT, "u-1").unwrap();
     assert_eq!(v.chain.unwrap_err().index, 1);
+}
+
+#[test]
+fn tampering_with_a_stored_value_or_ciphertext_is_found_naming_the_signal() {
+    let (policy, signer) = (policy(), signer());
+    let issuer = issuer(&policy, &signer);
+    let mut store = SqliteStore::in_memory().unwrap();
+    let mut ledger = open_ledger(&mut store, &issuer);
+    let hiking = ledger
+        .submit(
+            TENANT,
+            "u-1",
+            &service(),
+            &capture("interest", "hiking", "c-1", &["personalization"]),
+            None,
+            UnixTime(T0),
+        )
+        .unwrap();
+    let health = ledger
+        .submit(
+            TENANT,
+            "u-1",
+            &service(),
+            &capture("health_goal", "injury-recovery", "c-2", &["personalization"]),
+            None,
+            UnixTime(T0 + 1),
+        )
+        .unwrap();
+    let (hiking_id, health_id) =
+        (hiking.body["signal"]["signal_id"].as_str().unwrap(), health.body["signal"]["signal_id"].as_str().unwrap());
+    let stored = |store: &mut SqliteStore, id: &str| -> String {
+        store
+            .connection()
+            .query_row("SELECT value FROM signal_values WHERE signal_id = ?1", [id], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(stored(&mut store, hiking_id), "hiking", "a low-sensitivity value is stored as it is");
+    let sealed = stored(&mut store, health_id);
+    assert!(
+        sealed.starts_with("v1.k1.") && !sealed.contains("injury"),
+        "a special-category value is encrypted: {sealed}"
+    );
+    assert!(SubjectState::load(&mut store, keys(), TENANT, "u-1").is_ok());
+
+    // A plaintext changed in place no longer matches the digest in its event.
+    store.connection().execute("UPDATE signal_values SET value = 'yoga' WHERE signal_id = ?1", [hiking_id]).unwrap();
+    let e = SubjectState::load(&mut store, keys(), TENANT, "u-1").unwrap_err();
+    assert_eq!(e.code(), "integrity");
+    assert!(e.to_string().contains(hiking_id), "{e}");
+    store.connection().execute("UPDATE signal_values SET value = 'hiking' WHERE signal_id = ?1", [hiking_id]).unwrap();
+
+    // One changed character of the ciphertext fails authentication.
+    let last = sealed.chars().last().unwrap();
+    let flipped = format!("{}{}", &sealed[..sealed.len() - 1], if last == 'A' { 'B' } else { 'A' });
+    store
+        .connection()
+        .execute("UPDATE signal_values SET value = ?2 WHERE signal_id = ?1", [health_id, flipped.as_str()])
+        .unwrap();
+    let e = SubjectState::load(&mut store, keys(), TENANT, "u-1").unwrap_err();
+    assert_eq!(e.code(), "integrity");
+    assert!(e.to_string().contains(health_id) && e.to_string().contains("authentication"), "{e}");
+    let e = open_ledger(&mut store, &issuer)
+        .submit(
+            TENANT,
+            "u-1",
+            &service(),
+            &capture("language", "de", "c-1", &["personalization"]),
+            None,
+            UnixTime(T0 + 2),
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), "integrity", "no write goes ahead on a subject whose values fail their checks");
 }
 
 #[test]
@@ -473,7 +564,7 @@ fn bad_input_gets_a_problem_naming_the_field_and_stores_nothing() {
     let (policy, signer) = (policy(), signer());
     let issuer = issuer(&policy, &signer);
     let mut store = SqliteStore::in_memory().unwrap();
-    let mut ledger = Ledger::new(&mut store, &issuer);
+    let mut ledger = open_ledger(&mut store, &issuer);
     let good: Value = serde_json::from_slice(&capture("language", "de", "c-1", &["personalization"])).unwrap();
     let without = |field: &str| {
         let mut v = good.clone();
@@ -534,7 +625,7 @@ fn a_bundle_always_fits_one_cookie() {
     let signer = signer();
     let issuer = issuer(&policy, &signer);
     let mut store = SqliteStore::in_memory().unwrap();
-    let mut ledger = Ledger::new(&mut store, &issuer);
+    let mut ledger = open_ledger(&mut store, &issuer);
     let mut last = None;
     for (i, v) in values.iter().enumerate().take(60) {
         last = Some(
@@ -567,7 +658,7 @@ fn the_in_memory_state_after_an_operation_is_what_the_store_holds() {
     let (policy, signer) = (policy(), signer());
     let issuer = issuer(&policy, &signer);
     let mut store = SqliteStore::in_memory().unwrap();
-    let mut ledger = Ledger::new(&mut store, &issuer);
+    let mut ledger = open_ledger(&mut store, &issuer);
     ledger
         .submit(
             TENANT,
@@ -589,8 +680,10 @@ fn the_in_memory_state_after_an_operation_is_what_the_store_holds() {
         )
         .unwrap();
     ledger.revoke_consent(TENANT, "u-1", &service(), "c-1", b"", None, UnixTime(T0 + 9)).unwrap();
-    let stored = SubjectState::load_with_bundles(&mut store, TENANT, "u-1", UnixTime(T0 + 10)).unwrap();
-    let replayed = replay_state(&projection::load_events(&mut store, TENANT, "u-1").unwrap(), UnixTime(T0 + 10));
+    let stored = SubjectState::load_with_bundles(&mut store, keys(), TENANT, "u-1", UnixTime(T0 + 10)).unwrap();
+    let stored_values = values::load(&mut store, keys(), TENANT, "u-1").unwrap();
+    let replayed =
+        replay_state(&projection::load_events(&mut store, TENANT, "u-1").unwrap(), &stored_values, UnixTime(T0 + 10));
     assert_eq!(stored, replayed);
 }
 
@@ -616,7 +709,11 @@ fn the_revocation_feed_pages_skips_expired_entries_and_answers_its_head() {
     // Every entry expires and is pruned; the numbering still goes on.
     let much_later = UnixTime(T0 + 2 * DAY);
     let dup = vec![("b-9".to_string(), T0 + 3 * DAY), ("b-9".to_string(), T0 + 3 * DAY)];
-    assert_eq!(dir.revoke_bundles(TENANT, &dup, much_later).unwrap(), 6, "after pruning, and a duplicate within one call counts once");
+    assert_eq!(
+        dir.revoke_bundles(TENANT, &dup, much_later).unwrap(),
+        6,
+        "after pruning, and a duplicate within one call counts once"
+    );
     let after = dir.feed(TENANT, 5, much_later).unwrap();
     assert_eq!((after["seq"].as_i64(), after["bundles"].as_array().unwrap().len()), (Some(6), 1));
     assert_eq!(dir.feed(TENANT, 6, much_later).unwrap()["seq"], 6, "the head survives pruning");

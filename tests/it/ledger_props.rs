@@ -6,10 +6,10 @@
 use proptest::prelude::*;
 use serde_json::json;
 use signalgate::bundle::UnverifiedBundle;
-use signalgate::ledger::{projection, replay_state, Ledger, SqliteStore, SubjectState};
+use signalgate::ledger::{projection, replay_state, values, SqliteStore, SubjectState};
 use signalgate::UnixTime;
 
-use super::ledger::{issuer, policy, service, signer, DAY, T0, TENANT};
+use super::ledger::{issuer, keys, open_ledger, policy, service, signer, DAY, T0, TENANT};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -50,7 +50,7 @@ proptest! {
         let mut revoked: Vec<String> = Vec::new();
         for (op, days) in &ops {
             now += days * DAY + 1;
-            let mut ledger = Ledger::new(&mut store, &issuer);
+            let mut ledger = open_ledger(&mut store, &issuer);
             let reply = match op {
                 Op::Submit { class, value, consent, late_minutes } => {
                     let (name, values) = CLASSES[*class];
@@ -64,9 +64,9 @@ proptest! {
                     ledger.submit(TENANT, "u-p", &service(), body.to_string().as_bytes(), None, UnixTime(now)).ok()
                 }
                 Op::Reconfirm { pick } => {
-                    let state = SubjectState::load(&mut store, TENANT, "u-p").unwrap();
+                    let state = SubjectState::load(&mut store, keys(), TENANT, "u-p").unwrap();
                     let ids: Vec<String> = state.signals.iter().map(|s| s.signal_id.clone()).collect();
-                    let mut ledger = Ledger::new(&mut store, &issuer);
+                    let mut ledger = open_ledger(&mut store, &issuer);
                     match ids.get(pick % ids.len().max(1)) {
                         Some(id) => ledger.reconfirm(TENANT, "u-p", &service(), id, b"", None, UnixTime(now)).ok(),
                         None => None,
@@ -94,12 +94,13 @@ proptest! {
                 }
             }
         }
-        let mut ledger = Ledger::new(&mut store, &issuer);
+        let mut ledger = open_ledger(&mut store, &issuer);
         let v = ledger.verify(TENANT, "u-p").unwrap();
         prop_assert_eq!(&v.chain, &Ok(()));
         prop_assert!(v.projection_matches, "replay changed the projection");
         let events = projection::load_events(&mut store, TENANT, "u-p").unwrap();
-        let stored = SubjectState::load_with_bundles(&mut store, TENANT, "u-p", UnixTime(now)).unwrap();
-        prop_assert_eq!(stored, replay_state(&events, UnixTime(now)));
+        let stored = SubjectState::load_with_bundles(&mut store, keys(), TENANT, "u-p", UnixTime(now)).unwrap();
+        let stored_values = values::load(&mut store, keys(), TENANT, "u-p").unwrap();
+        prop_assert_eq!(stored, replay_state(&events, &stored_values, UnixTime(now)));
     }
 }

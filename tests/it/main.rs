@@ -7,6 +7,7 @@
 //! - `eval_props`: the product's invariants against a reference model;
 //! - `fuzz_replay`: the fuzz targets' seed corpora;
 //! - `cli`: the `signalgate` command line;
+//! - `webhook_vectors`: webhook signature vectors (`tests/vectors/webhooks/`);
 //! - `portable_native`: the checks that also run in Node and Chromium.
 //!
 //! Shared helpers live in `fixtures`.
@@ -29,6 +30,7 @@ mod fuzz_replay;
 mod layers;
 mod ledger;
 mod ledger_props;
+mod webhook_vectors;
 
 /// The portable checks, natively (the same functions run in Node and Chromium).
 mod portable_native {

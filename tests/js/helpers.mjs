@@ -1,5 +1,6 @@
 // Shared helpers for the Node test suites: the built wasm package, keys,
 // claims, and a real workerd (wrangler dev) on 127.0.0.1.
+import { randomBytes } from "node:crypto";
 import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
@@ -185,6 +186,11 @@ function originConfig(dir, vars) {
  * Keys and secrets for an origin and the gate that trusts it:
  * { key, origin: {origin Worker vars}, gate: {gate vars} }.
  */
+/** A fresh data keyring for the origin's SG_DATA_KEYS (one 32-byte key). */
+export function newDataKeys(kid = "k1") {
+  return JSON.stringify({ active: kid, keys: { [kid]: randomBytes(32).toString("base64url") } });
+}
+
 export function originStack(extraOrigin = {}, extraGate = {}) {
   const key = newKey();
   const origin = {
@@ -193,6 +199,7 @@ export function originStack(extraOrigin = {}, extraGate = {}) {
     SG_SESSION_SECRET: "test-session-secret-that-is-long-enough-0123456789",
     SG_ADMIN_TOKEN: "test-admin-token-0123456789abcdefghijklmnop",
     SG_SERVICE_TENANTS: JSON.stringify(["other-shop"]),
+    SG_DATA_KEYS: newDataKeys(),
     ...extraOrigin,
   };
   const gate = { SG_PUBLIC_KEYS: key.publicJwks, SG_REVOCATION_FEED: "origin", SG_LOG: "all", ...extraGate };

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use signalgate::bundle::{Signer, SigningKey};
-use signalgate::ledger::{ActorType, Caller, Issuer, Ledger, LedgerError, Reply, SqliteStore};
+use signalgate::ledger::entropy::OsEntropy;
+use signalgate::ledger::{ActorType, Caller, DataKeys, Issuer, Ledger, LedgerError, Reply, SqliteStore};
 use signalgate::{Policy, Span, UnixTime};
 
 use crate::commands::{clock, json, line, policy, read, shown, Failure};
@@ -37,12 +38,64 @@ pub enum LedgerCommand {
     VerifyChain(SweepArgs),
 }
 
-/// The database.
+/// The database and its data keyring.
 #[derive(Debug, Args)]
 pub struct DbArgs {
     /// SQLite database file (created if missing)
     #[arg(long, value_name = "FILE", default_value = "signalgate-ledger.db")]
     pub db: PathBuf,
+    /// Data keyring (JSON, `{"active": ..., "keys": {...}}`) for values encrypted at rest
+    /// [default: the database file's name with `.keys.json`; the environment's
+    /// SG_DATA_KEYS, when set, is used instead]
+    #[arg(long, value_name = "FILE")]
+    pub data_keys: Option<PathBuf>,
+}
+
+impl DbArgs {
+    fn keys_file(&self) -> PathBuf {
+        self.data_keys.clone().unwrap_or_else(|| {
+            let mut name = self.db.clone().into_os_string();
+            name.push(".keys.json");
+            PathBuf::from(name)
+        })
+    }
+
+    /// The data keyring: SG_DATA_KEYS, or the keyring file.
+    fn keys(&self) -> Result<DataKeys, Failure> {
+        let (text, from) = match std::env::var("SG_DATA_KEYS") {
+            Ok(t) if !t.is_empty() => (t, "SG_DATA_KEYS".to_string()),
+            _ => {
+                let file = self.keys_file();
+                let text = std::fs::read_to_string(&file).map_err(|e| {
+                    format!("reading the data keyring `{}`: {e} (`signalgate ledger init` creates it)", shown(&file))
+                })?;
+                (text, format!("`{}`", shown(&file)))
+            }
+        };
+        Ok(DataKeys::from_json(&text).map_err(|e| format!("{from}: {e}"))?)
+    }
+
+    /// Creates the keyring file with one fresh key, unless it exists.
+    fn create_keys(&self) -> Result<Option<PathBuf>, Failure> {
+        let file = self.keys_file();
+        if file.exists() || std::env::var("SG_DATA_KEYS").is_ok_and(|t| !t.is_empty()) {
+            return Ok(None);
+        }
+        let text = DataKeys::generate("k1", &mut OsEntropy).map_err(failed)?;
+        write_private(&file, &text)?;
+        Ok(Some(file))
+    }
+}
+
+/// Writes a secret file readable by its owner only.
+fn write_private(path: &Path, text: &str) -> Result<(), Failure> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path).map_err(|e| format!("creating `{}`: {e}", shown(path)))?;
+    f.write_all(text.as_bytes()).map_err(|e| format!("writing `{}`: {e}", shown(path)))?;
+    Ok(())
 }
 
 /// The database, the policy and the subject.
@@ -170,9 +223,10 @@ fn with_ledger<T>(
         bundle_ttl: Span::days(1),
     };
     let mut store = open(&w.subject.db.db)?;
+    let keys = w.subject.db.keys()?;
     let caller = Caller { actor: ActorType::Operator, actor_id: w.actor.clone() };
     let now = w.subject.now.map_or_else(clock, UnixTime);
-    f(&mut Ledger::new(&mut store, &issuer), &caller, now).map_err(failed)
+    f(&mut Ledger::new(&mut store, &issuer, &keys, &mut OsEntropy), &caller, now).map_err(failed)
 }
 
 /// Runs one ledger subcommand.
@@ -181,6 +235,9 @@ pub fn run(command: LedgerCommand, out: &mut dyn Write) -> Result<(), Failure> {
         LedgerCommand::Init(a) => {
             open(&a.db)?;
             line(out, &format!("ledger schema ready in `{}`", shown(&a.db)))?;
+            if let Some(file) = a.create_keys()? {
+                line(out, &format!("data keyring created in `{}` (keep it secret, back it up)", shown(&file)))?;
+            }
             Ok(())
         }
         LedgerCommand::Submit(a) => {
@@ -223,8 +280,11 @@ pub fn run(command: LedgerCommand, out: &mut dyn Write) -> Result<(), Failure> {
                 bundle_ttl: Span::days(1),
             };
             let mut store = open(&a.db.db)?;
+            let keys = a.db.keys()?;
             let now = a.now.map_or_else(clock, UnixTime);
-            let r = Ledger::new(&mut store, &issuer).list(&a.tenant, &a.subject, now).map_err(failed)?;
+            let r = Ledger::new(&mut store, &issuer, &keys, &mut OsEntropy)
+                .list(&a.tenant, &a.subject, now)
+                .map_err(failed)?;
             reply(out, r)
         }
         LedgerCommand::Expire(a) => sweep(&a, out, Sweep::Expire),
@@ -251,7 +311,9 @@ fn sweep(a: &SweepArgs, out: &mut dyn Write, what: Sweep) -> Result<(), Failure>
         bundle_ttl: Span::days(1),
     };
     let mut store = open(&a.db.db)?;
-    let mut ledger = Ledger::new(&mut store, &issuer);
+    let keys = a.db.keys()?;
+    let mut entropy = OsEntropy;
+    let mut ledger = Ledger::new(&mut store, &issuer, &keys, &mut entropy);
     let now = a.now.map_or_else(clock, UnixTime);
     let subjects = match &a.subject {
         Some(s) => vec![s.clone()],
