@@ -16,7 +16,7 @@ pub const FEED_PAGE: i64 = 1000;
 
 /// A tenant's API keys and revocation feed over a store.
 pub struct Directory<'a, S: Store> {
-    store: &'a mut S,
+    pub(crate) store: &'a mut S,
 }
 
 impl<'a, S: Store> Directory<'a, S> {
@@ -25,25 +25,33 @@ impl<'a, S: Store> Directory<'a, S> {
         Directory { store }
     }
 
-    /// Records a new API key (its secret's hash only).
-    pub fn add_api_key(&mut self, key: &ApiKey, label: &str, now: UnixTime) -> Result<(), LedgerError> {
+    /// Records a new API key (its secret's hash only) with its role.
+    pub fn add_api_key(&mut self, key: &ApiKey, label: &str, role: &str, now: UnixTime) -> Result<(), LedgerError> {
         self.store.apply(&[Statement::new(
-            "INSERT INTO api_keys (tenant_id, key_id, key_hash, label, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)",
-            vec![key.tenant.as_str().into(), key.key_id.as_str().into(), key.secret_hash().into(), label.into(), now.0.into()],
+            "INSERT INTO api_keys (tenant_id, key_id, key_hash, label, role, created_at, revoked_at) \
+             VALUES (?, ?, ?, ?, ?, ?, NULL)",
+            vec![
+                key.tenant.as_str().into(),
+                key.key_id.as_str().into(),
+                key.secret_hash().into(),
+                label.into(),
+                role.into(),
+                now.0.into(),
+            ],
         )])?;
         Ok(())
     }
 
-    /// Whether a presented key is a live key of its tenant.
-    pub fn check_api_key(&mut self, key: &ApiKey) -> Result<bool, LedgerError> {
+    /// The role of a presented key if it is a live key of its tenant.
+    pub fn check_api_key(&mut self, key: &ApiKey) -> Result<Option<String>, LedgerError> {
         let rows = self.store.query(
-            "SELECT key_hash FROM api_keys WHERE tenant_id = ? AND key_id = ? AND revoked_at IS NULL",
+            "SELECT key_hash, role FROM api_keys WHERE tenant_id = ? AND key_id = ? AND revoked_at IS NULL",
             &[key.tenant.as_str().into(), key.key_id.as_str().into()],
         )?;
-        Ok(match rows.first() {
-            Some(r) => key.matches(&text(r, 0)?),
-            None => false,
-        })
+        match rows.first() {
+            Some(r) if key.matches(&text(r, 0)?) => Ok(Some(text(r, 1)?)),
+            _ => Ok(None),
+        }
     }
 
     /// Retires an API key; `false` when there is no live key of that id.
@@ -108,20 +116,26 @@ impl<'a, S: Store> Directory<'a, S> {
         Ok(seq)
     }
 
-    /// Takes in messages from subjects' outboxes (feed entries; others are
-    /// not the directory's and are refused). Idempotent: a message received
-    /// twice changes nothing the second time.
+    /// Takes in messages from subjects' outboxes: revoked bundles for the
+    /// feed, webhook events for the endpoints (others are not the
+    /// directory's and are refused). Idempotent: a message received twice
+    /// changes nothing the second time. Returns the feed's last sequence.
     pub fn receive(&mut self, tenant: &str, messages: &[Message], now: UnixTime) -> Result<i64, LedgerError> {
         let mut entries = Vec::new();
+        let mut hooks = Vec::new();
         for m in messages {
             match m.kind {
                 Kind::Feed => entries.extend(feed_entries(m)),
+                Kind::Webhook => hooks.push(m),
                 other => {
                     return Err(LedgerError::Integrity {
                         detail: format!("a {} message is not the directory's", other.as_str()),
                     })
                 }
             }
+        }
+        if !hooks.is_empty() {
+            self.fan_out(tenant, &hooks, now)?;
         }
         self.revoke_bundles(tenant, &entries, now)
     }

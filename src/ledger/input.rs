@@ -23,7 +23,7 @@ const MAX_ANSWER: usize = 200;
 const MAX_PAGE: usize = 200;
 
 /// A capture the policy allows, ready to become events.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Capture {
     /// The class.
     pub signal_type: String,
@@ -156,12 +156,47 @@ struct LegalBasisError;
 /// Reads a `POST /v1/signals` body and checks it against the policy.
 /// `default_scope` is the gate scope consents cover when the body names none.
 pub fn capture(body: &[u8], policy: &Policy, default_scope: &str, now: UnixTime) -> Result<Capture, LedgerError> {
+    let (mut c, answer) = read(body, policy, default_scope, now, "value", MAX_ANSWER)?;
+    let class = policy.class(&c.signal_type).ok_or_else(|| LedgerError::UnknownClass { class: c.signal_type.clone() })?;
+    c.value = class
+        .map_answer(&answer)
+        .ok_or_else(|| LedgerError::ValueNotInVocabulary { class: c.signal_type.clone(), allowed: allowed(class) })?
+        .to_string();
+    Ok(c)
+}
+
+/// Longest free-text answer the intake keeps, in characters.
+pub const MAX_INTAKE_ANSWER: usize = 500;
+
+/// Reads a `POST /v1/intake` body: a capture whose `answer` is free text.
+/// Returns the capture (its `value` is the vocabulary value the policy maps
+/// the answer to, or empty when it maps to none) and the answer.
+pub fn intake(body: &[u8], policy: &Policy, default_scope: &str, now: UnixTime) -> Result<(Capture, String), LedgerError> {
+    let (mut c, answer) = read(body, policy, default_scope, now, "answer", MAX_INTAKE_ANSWER)?;
+    if answer.trim().is_empty() || answer.chars().any(|ch| ch.is_control()) {
+        return Err(LedgerError::InvalidField { field: "answer", detail: "expected text without control characters".into() });
+    }
+    let class = policy.class(&c.signal_type).ok_or_else(|| LedgerError::UnknownClass { class: c.signal_type.clone() })?;
+    c.value = class.map_answer(&answer).unwrap_or_default().to_string();
+    Ok((c, answer))
+}
+
+/// Reads a capture whose answer is in member `answer_field` (at most
+/// `max` characters), checking everything else against the policy.
+fn read(
+    body: &[u8],
+    policy: &Policy,
+    default_scope: &str,
+    now: UnixTime,
+    answer_field: &'static str,
+    max: usize,
+) -> Result<(Capture, String), LedgerError> {
     let m = object(body)?;
     only(
         &m,
         &[
             "signal_type",
-            "value",
+            answer_field,
             "purpose",
             "purposes",
             "consent_reference",
@@ -174,20 +209,16 @@ pub fn capture(body: &[u8], policy: &Policy, default_scope: &str, now: UnixTime)
     )?;
     let signal_type = required_ident(&m, "signal_type")?;
     let class = policy.class(&signal_type).ok_or_else(|| LedgerError::UnknownClass { class: signal_type.clone() })?;
-    let answer = match m.get("value") {
-        None | Some(Json::Null) => return Err(LedgerError::MissingField { field: "value" }),
-        Some(Json::String(s)) if s.chars().count() <= MAX_ANSWER => s.as_str(),
+    let answer = match m.get(answer_field) {
+        None | Some(Json::Null) => return Err(LedgerError::MissingField { field: answer_field }),
+        Some(Json::String(s)) if s.chars().count() <= max => s.clone(),
         Some(_) => {
             return Err(LedgerError::InvalidField {
-                field: "value",
-                detail: format!("expected a string of at most {MAX_ANSWER} characters"),
+                field: answer_field,
+                detail: format!("expected a string of at most {max} characters"),
             })
         }
     };
-    let value = class
-        .map_answer(answer)
-        .ok_or_else(|| LedgerError::ValueNotInVocabulary { class: signal_type.clone(), allowed: allowed(class) })?
-        .to_string();
     let purposes = match (m.get("purpose"), ident_list(&m, "purposes")?) {
         (Some(_), Some(_)) => {
             return Err(LedgerError::InvalidField {
@@ -233,9 +264,9 @@ pub fn capture(body: &[u8], policy: &Policy, default_scope: &str, now: UnixTime)
             }
         },
     };
-    Ok(Capture {
+    let capture = Capture {
         signal_type,
-        value,
+        value: String::new(),
         purposes,
         consent_reference,
         scopes,
@@ -243,7 +274,8 @@ pub fn capture(body: &[u8], policy: &Policy, default_scope: &str, now: UnixTime)
         context,
         subject_id,
         captured_at,
-    })
+    };
+    Ok((capture, answer))
 }
 
 /// The vocabulary for an error message (the first 24 values).

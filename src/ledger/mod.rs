@@ -44,12 +44,20 @@
 //! ```
 
 pub mod access;
+mod deletion;
+mod deliveries;
 mod directory;
 pub mod entropy;
 mod error;
 pub mod event;
+pub mod evidence;
+mod identity;
 mod input;
+mod intake;
 mod issue;
+mod local;
+mod merges;
+pub mod metrics;
 mod ops;
 pub mod outbox;
 pub mod projection;
@@ -60,9 +68,16 @@ mod sqlite;
 mod state;
 mod store;
 pub mod webhook_sign;
+pub mod webhooks;
 pub mod values;
 
+pub use deletion::{RetentionReport, IDEMPOTENCY_TTL, MAX_LOCK};
+pub use deliveries::{acceptable_url, DeliveryRecord, Endpoint, Outgoing, MAX_ENDPOINTS, PAYLOAD_KEPT, ROTATION_OVERLAP};
 pub use directory::{Directory, FEED_PAGE};
+pub use identity::{plan_merge, ExportedConsent, ExportedSignal, MergeExport, MergePlan, SplitBack};
+pub use intake::IntakeItem;
+pub use local::{Local, Swept};
+pub use merges::MergeRecord;
 pub use error::{LedgerError, Problem};
 pub use event::{verify_chain, ActorType, Audit, CaptureContext, ChainBreak, Change, Event, GENESIS};
 pub use input::{api_key_request, bundle_request, object as request_object, subject_in, ApiKeyRequest, MAX_BODY};

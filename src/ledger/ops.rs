@@ -19,8 +19,9 @@ use super::seal::DataKeys;
 use super::state::{LiveBundle, SignalRow, SubjectState, SubjectStatus};
 use super::store::{int, opt_int, text, Statement, Store, StoreError, Value};
 use super::values::{self, Sealer, StoredValue, Values};
+use super::webhooks;
 use crate::eval::{Context, Detail, Evaluator};
-use crate::model::policy::Cardinality;
+use crate::model::policy::{Cardinality, Role};
 use crate::model::Policy;
 use crate::time::{Span, UnixTime};
 
@@ -102,6 +103,7 @@ pub fn signal_id(tenant: &str, subject: &str, class: &str, cardinality: Cardinal
 /// The events of one operation, built one after the other on a state,
 /// with the other rows they bring (values, outbox messages).
 pub(crate) struct Draft<'s> {
+    pub(crate) policy: &'s Policy,
     pub(crate) tenant: &'s str,
     pub(crate) subject: &'s str,
     pub(crate) policy_version: &'s str,
@@ -110,7 +112,9 @@ pub(crate) struct Draft<'s> {
     pub(crate) events: Vec<Event>,
     /// Values of the versions this draft captures.
     pub(crate) values: Values,
-    /// Rows besides events and projection: values, outbox messages.
+    /// Rows the events refer to, written before them: values, raw intake.
+    pub(crate) pre: Vec<Statement>,
+    /// Rows written after the events: outbox messages, cleanups.
     pub(crate) extra: Vec<Statement>,
 }
 
@@ -123,10 +127,13 @@ impl Draft<'_> {
         self.events.last().unwrap_or_else(|| unreachable!())
     }
 
-    /// The whole batch: events with their projection, then the other rows.
+    /// The whole batch: the rows events refer to, the events with their
+    /// projection, the rest, and the webhook events they make.
     pub(crate) fn batch(self) -> Vec<Statement> {
-        let mut out = append(&self.events);
+        let mut out = self.pre;
+        out.extend(append(&self.events));
         out.extend(self.extra);
+        out.extend(webhooks::messages(self.policy, &self.state, &self.events));
         out
     }
 }
@@ -175,7 +182,7 @@ impl<'a, S: Store> Ledger<'a, S> {
         let encrypt = self.policy().class(class).is_some_and(|c| c.encrypt);
         let salt = values::new_salt(&mut self.entropy)?;
         let mut sealer = Sealer { keys: self.keys, entropy: &mut *self.entropy };
-        draft.extra.push(sealer.put(draft.tenant, draft.subject, signal_id, version, &salt, value, encrypt)?);
+        draft.pre.push(sealer.put(draft.tenant, draft.subject, signal_id, version, &salt, value, encrypt)?);
         draft.values.insert(
             (signal_id.to_string(), version),
             StoredValue { salt: salt.clone(), value: value.to_string(), sealed: encrypt },
@@ -183,7 +190,7 @@ impl<'a, S: Store> Ledger<'a, S> {
         Ok(values::digest(&salt, value))
     }
 
-    fn audit(caller: &Caller, context: Option<&CaptureContext>, justification: Option<String>) -> Audit {
+    pub(crate) fn audit(caller: &Caller, context: Option<&CaptureContext>, justification: Option<String>) -> Audit {
         Audit {
             actor_type: caller.actor,
             actor_id: caller.actor_id.clone(),
@@ -198,6 +205,7 @@ impl<'a, S: Store> Ledger<'a, S> {
         'a: 's,
     {
         Draft {
+            policy: self.issuer.policy,
             tenant,
             subject,
             policy_version: self.issuer.policy.version(),
@@ -205,6 +213,7 @@ impl<'a, S: Store> Ledger<'a, S> {
             state,
             events: Vec::new(),
             values: Values::new(),
+            pre: Vec::new(),
             extra: Vec::new(),
         }
     }
@@ -473,11 +482,26 @@ impl<'a, S: Store> Ledger<'a, S> {
     ) -> Result<Reply, LedgerError> {
         // Reading the body is part of the request: a refusal is kept under
         // the idempotency key like any other answer.
-        self.run(tenant, subject, key, body, now, |l| {
+        let result = self.run(tenant, subject, key, body, now, |l| {
             let capture = input::capture(body, l.policy(), &l.issuer.scope, now)?;
             same_subject(capture.subject_id.as_deref(), subject)?;
             l.submit_once(tenant, subject, caller, &capture, now)
-        })
+        });
+        self.counted(tenant, subject, result)
+    }
+
+    /// Counts a write request and its refusal, if refused, for the metrics
+    /// (best effort: a failed count never fails the request). Server-side
+    /// failures are not refusals and are not counted.
+    pub(crate) fn counted(&mut self, tenant: &str, subject: &str, result: Result<Reply, LedgerError>) -> Result<Reply, LedgerError> {
+        let refused = match &result {
+            Ok(r) if r.status >= 400 => r.body.get("code").and_then(Json::as_str).map(str::to_string).or(Some(String::new())),
+            Ok(_) => None,
+            Err(e) if e.status() < 500 => Some(e.code().to_string()),
+            Err(_) => return result,
+        };
+        let _ = self.store.apply(&super::metrics::count(tenant, subject, refused.as_deref()));
+        result
     }
 
     fn submit_once(
@@ -489,12 +513,26 @@ impl<'a, S: Store> Ledger<'a, S> {
         now: UnixTime,
     ) -> Result<(Reply, Vec<Statement>), LedgerError> {
         let state = self.load_writable(tenant, subject)?;
+        let mut draft = self.draft(tenant, subject, state, now);
+        let body = self.capture_into(&mut draft, caller, c)?;
+        Ok((Reply { status: 201, body }, draft.batch()))
+    }
+
+    /// Records a checked capture on the draft: the consent record if new
+    /// (it must match if not), the signal version, a fresh bundle; returns
+    /// the reply body.
+    pub(crate) fn capture_into(
+        &mut self,
+        draft: &mut Draft<'_>,
+        caller: &Caller,
+        c: &Capture,
+    ) -> Result<Json, LedgerError> {
+        let (tenant, subject, now) = (draft.tenant, draft.subject, draft.now);
         let policy: &'a Policy = self.issuer.policy;
         let class =
             policy.class(&c.signal_type).ok_or_else(|| LedgerError::UnknownClass { class: c.signal_type.clone() })?;
         let mut audit = Self::audit(caller, Some(&c.context), None);
         audit.legal_basis = Some(c.legal_basis);
-        let mut draft = self.draft(tenant, subject, state, now);
         match draft.state.consent(&c.consent_reference) {
             Some(existing) => {
                 let sorted = |v: &[String]| {
@@ -537,7 +575,7 @@ impl<'a, S: Store> Ledger<'a, S> {
         // Versions count arrivals; the current version is the latest capture.
         let version = self.last_version(tenant, subject, &id)? + 1;
         let current = draft.state.signal(&id).is_none_or(|s| captured_at >= s.captured_at);
-        let value_digest = self.new_value(&mut draft, &id, version, &c.signal_type, &c.value)?;
+        let value_digest = self.new_value(draft, &id, version, &c.signal_type, &c.value)?;
         let late = draft.push(
             audit,
             Change::SignalCaptured {
@@ -558,7 +596,7 @@ impl<'a, S: Store> Ledger<'a, S> {
             .signal(&id)
             .cloned()
             .ok_or_else(|| LedgerError::Integrity { detail: "captured signal missing".into() })?;
-        let (issued, bundle) = self.issue_into(&mut draft, caller)?;
+        let (issued, bundle) = self.issue_into(draft, caller)?;
         let mut body = json!({
             "subject_id": subject,
             "signal": signal_json(&signal),
@@ -570,7 +608,7 @@ impl<'a, S: Store> Ledger<'a, S> {
             // Recorded as history: a newer capture of this signal is current.
             body["late"] = json!({ "version": version, "captured_at": captured_at.0, "provenance_hash": provenance });
         }
-        Ok((Reply { status: 201, body }, draft.batch()))
+        Ok(body)
     }
 
     /// `POST /v1/signals/{id}/reconfirm`: the subject confirms a signal
@@ -587,7 +625,7 @@ impl<'a, S: Store> Ledger<'a, S> {
         now: UnixTime,
     ) -> Result<Reply, LedgerError> {
         let request = [b"reconfirm\0".as_slice(), signal.as_bytes(), b"\0", body].concat();
-        self.run(tenant, subject, key, &request, now, |l| {
+        let result = self.run(tenant, subject, key, &request, now, |l| {
             let action = input::action(body)?;
             same_subject(action.subject_id.as_deref(), subject)?;
             let state = l.load_writable(tenant, subject)?;
@@ -618,7 +656,8 @@ impl<'a, S: Store> Ledger<'a, S> {
                 "bundle": bundle,
             });
             Ok((Reply { status: 200, body }, draft.batch()))
-        })
+        });
+        self.counted(tenant, subject, result)
     }
 
     /// `POST /v1/consents/{id}/revoke`: revokes a consent record. Its
@@ -637,7 +676,7 @@ impl<'a, S: Store> Ledger<'a, S> {
         now: UnixTime,
     ) -> Result<Reply, LedgerError> {
         let request = [b"revoke\0".as_slice(), consent.as_bytes(), b"\0", body].concat();
-        self.run(tenant, subject, key, &request, now, |l| {
+        let result = self.run(tenant, subject, key, &request, now, |l| {
             let action = input::action(body)?;
             same_subject(action.subject_id.as_deref(), subject)?;
             let state = l.load_with_bundles(tenant, subject, now)?;
@@ -668,7 +707,8 @@ impl<'a, S: Store> Ledger<'a, S> {
                 "bundle": bundle,
             });
             Ok((Reply { status: 200, body }, draft.batch()))
-        })
+        });
+        self.counted(tenant, subject, result)
     }
 
     /// `POST /v1/bundles`: issues a fresh bundle of the subject's signals.
@@ -696,34 +736,107 @@ impl<'a, S: Store> Ledger<'a, S> {
     }
 
     /// `GET /v1/signals`: the subject's active signals with their
-    /// freshness, and its consent records.
+    /// freshness, and its consent records, all of it (the subject's own
+    /// view).
     pub fn list(&mut self, tenant: &str, subject: &str, now: UnixTime) -> Result<Reply, LedgerError> {
+        self.list_for(tenant, subject, None, now)
+    }
+
+    /// The same for a caller in `role`: only the classes and signal fields
+    /// the role sees, consent records only if it may read them.
+    pub fn list_for(
+        &mut self,
+        tenant: &str,
+        subject: &str,
+        role: Option<&Role>,
+        now: UnixTime,
+    ) -> Result<Reply, LedgerError> {
         let state = self.load(tenant, subject)?;
+        writable(&state)?;
+        let policy = self.policy();
         let signals: Vec<Json> = state
             .signals
             .iter()
             .filter(|s| s.active && s.consent_granted && s.expires_at > now)
+            .filter(|s| role.is_none_or(|r| r.sees_class(&s.signal_type)))
             .map(|s| {
                 let mut j = signal_json(s);
                 j["freshness"] = self.freshness(s, now);
+                let class = policy.class(&s.signal_type);
+                j["category"] = json!(class.zip(s.value.as_deref()).and_then(|(c, v)| c
+                    .value_index(v)
+                    .map(|i| c.categories[c.value_category[i]].clone())));
+                j["purposes"] = json!(state.consent(&s.consent_id).map(|c| c
+                    .purposes
+                    .iter()
+                    .filter(|p| class.is_some_and(|k| policy.purpose_index(p).is_some_and(|i| k.purposes & (1u64 << i) != 0)))
+                    .cloned()
+                    .collect::<Vec<_>>()));
+                if let (Some(r), Some(obj)) = (role, j.as_object_mut()) {
+                    obj.retain(|k, _| r.sees_field(k));
+                }
                 j
             })
             .collect();
-        let consents: Vec<Json> = state
-            .consents
+        let mut body = json!({ "subject_id": subject, "signals": signals });
+        if role.is_none_or(|r| r.consents) {
+            body["consents"] = state
+                .consents
+                .iter()
+                .filter(|c| !c.split)
+                .map(|c| {
+                    json!({
+                        "consent_id": c.consent_id,
+                        "purposes": c.purposes,
+                        "scopes": c.scopes,
+                        "legal_basis": c.legal_basis,
+                        "status": if c.granted { "granted" } else { "revoked" },
+                        "granted_at": c.granted_at.0,
+                    })
+                })
+                .collect();
+        }
+        if let Some(r) = role {
+            body["role"] = json!(r.name);
+        }
+        Ok(Reply { status: 200, body })
+    }
+
+    /// The subject's full history (the provenance chain): every event with
+    /// its hashes, payloads as stored (values appear as salted digests
+    /// only). For callers whose role may read the history.
+    pub fn history(&mut self, tenant: &str, subject: &str) -> Result<Reply, LedgerError> {
+        let events = load_events(self.store, tenant, subject)?;
+        if events.is_empty() {
+            return Err(LedgerError::NotFound);
+        }
+        let chain = verify_chain(&events);
+        let list: Vec<Json> = events
             .iter()
-            .map(|c| {
+            .map(|e| {
                 json!({
-                    "consent_id": c.consent_id,
-                    "purposes": c.purposes,
-                    "scopes": c.scopes,
-                    "legal_basis": c.legal_basis,
-                    "status": if c.granted { "granted" } else { "revoked" },
-                    "granted_at": c.granted_at.0,
+                    "seq": e.seq,
+                    "at": e.at.0,
+                    "op": e.change.op(),
+                    "actor_type": e.audit.actor_type.as_str(),
+                    "actor_id": e.audit.actor_id,
+                    "source_ui": e.audit.source_ui,
+                    "policy_version": e.policy_version,
+                    "legal_basis": e.audit.legal_basis,
+                    "justification": e.audit.justification,
+                    "change": e.change,
+                    "prev_hash": e.prev_hash,
+                    "hash": e.hash,
                 })
             })
             .collect();
-        Ok(Reply { status: 200, body: json!({ "subject_id": subject, "signals": signals, "consents": consents }) })
+        let body = json!({
+            "subject_id": subject,
+            "chain_ok": chain.is_ok(),
+            "first_bad_index": chain.as_ref().err().map(|b| b.index),
+            "events": list,
+        });
+        Ok(Reply { status: 200, body })
     }
 
     /// Expires the subject's signals whose time has come (`signal_expired`

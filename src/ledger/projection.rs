@@ -77,10 +77,10 @@ pub fn writes(e: &Event) -> Vec<Statement> {
             Statement::new(
                 "INSERT INTO signals (tenant_id, subject_id, signal_id, version, signal_type, value_digest, \
                  source_channel, capture_context, captured_at, expires_at, reconfirmed_at, consent_id, \
-                 consent_status, provenance_hash, status, retired_at, erased_at) \
+                 consent_status, provenance_hash, status, retired_at, erased_at, first_bundled_at) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, \
                  (SELECT status FROM consents WHERE tenant_id = ? AND subject_id = ? AND consent_id = ?), \
-                 ?, ?, ?, NULL)",
+                 ?, ?, ?, NULL, NULL)",
                 vec![
                     t.clone(),
                     s.clone(),
@@ -122,19 +122,51 @@ pub fn writes(e: &Event) -> Vec<Statement> {
             "UPDATE signals SET status = 'expired' WHERE tenant_id = ? AND subject_id = ? AND signal_id = ? AND version = ?",
             vec![t, s, signal_id.as_str().into(), (*version).into()],
         )],
-        Change::BundleIssued { bundle_id, issued_at, expires_at, signals, consents } => vec![Statement::new(
-            "INSERT INTO bundles (tenant_id, subject_id, bundle_id, issued_at, expires_at, consent_ids, signal_ids) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-            vec![t, s, bundle_id.as_str().into(), issued_at.0.into(), expires_at.0.into(), json(consents).into(), json(signals).into()],
-        )],
+        Change::BundleIssued { bundle_id, issued_at, expires_at, signals, consents } => {
+            let mut out = vec![Statement::new(
+                "INSERT INTO bundles (tenant_id, subject_id, bundle_id, issued_at, expires_at, consent_ids, signal_ids) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                vec![
+                    t.clone(),
+                    s.clone(),
+                    bundle_id.as_str().into(),
+                    issued_at.0.into(),
+                    expires_at.0.into(),
+                    json(consents).into(),
+                    json(signals).into(),
+                ],
+            )];
+            out.extend(signals.iter().map(|(id, v)| {
+                Statement::new(
+                    "UPDATE signals SET first_bundled_at = ? WHERE tenant_id = ? AND subject_id = ? AND signal_id = ? \
+                     AND version = ? AND first_bundled_at IS NULL",
+                    vec![issued_at.0.into(), t.clone(), s.clone(), id.as_str().into(), (*v).into()],
+                )
+            }));
+            out
+        }
         Change::MergedInto { merge_id, target, signals, .. } => {
             let mut out = set_status(&t, &s, signals, "merged");
             out.push(subject_row(&t, &s, "merged", Some(target), Some(merge_id), false));
             out
         }
-        Change::MergeImported { .. } => Vec::new(),
-        Change::MergeSplit { signals, consents, .. } => {
-            let mut out = set_status(&t, &s, signals, "split");
+        Change::MergeImported { merge_id, source, signals, consents, .. } => vec![Statement::new(
+            "INSERT INTO subject_merges (tenant_id, subject_id, merge_id, source, imported, state) \
+             VALUES (?, ?, ?, ?, ?, 'merged')",
+            vec![
+                t,
+                s,
+                merge_id.as_str().into(),
+                source.as_str().into(),
+                json(&serde_json::json!({ "signals": signals, "consents": consents })).into(),
+            ],
+        )],
+        Change::MergeSplit { merge_id, signals, consents, .. } => {
+            let mut out = vec![Statement::new(
+                "UPDATE subject_merges SET state = 'split' WHERE tenant_id = ? AND subject_id = ? AND merge_id = ?",
+                vec![t.clone(), s.clone(), merge_id.as_str().into()],
+            )];
+            out.extend(set_status(&t, &s, signals, "split"));
             out.extend(consents.iter().map(|c| {
                 Statement::new(
                     "UPDATE consents SET status = 'split' WHERE tenant_id = ? AND subject_id = ? AND consent_id = ?",
@@ -295,9 +327,11 @@ pub fn snapshot(store: &mut impl Store, tenant: &str, subject: &str) -> Result<V
          FROM consents WHERE tenant_id = ? AND subject_id = ? ORDER BY consent_id",
         "SELECT 'signal', signal_id, version, signal_type, value_digest, source_channel, capture_context, \
          captured_at, expires_at, reconfirmed_at, consent_id, consent_status, provenance_hash, status, retired_at, \
-         erased_at FROM signals WHERE tenant_id = ? AND subject_id = ? ORDER BY signal_id, version",
+         erased_at, first_bundled_at FROM signals WHERE tenant_id = ? AND subject_id = ? ORDER BY signal_id, version",
         "SELECT 'subject', status, merged_into, merge_id, erase, lock_until, lock_reason \
          FROM subjects WHERE tenant_id = ? AND subject_id = ?",
+        "SELECT 'merge', merge_id, source, imported, state \
+         FROM subject_merges WHERE tenant_id = ? AND subject_id = ? ORDER BY merge_id",
         "SELECT 'bundle', bundle_id, issued_at, expires_at, consent_ids, signal_ids \
          FROM bundles WHERE tenant_id = ? AND subject_id = ? ORDER BY bundle_id",
     ] {
@@ -314,6 +348,7 @@ pub fn rebuild(tenant: &str, subject: &str, events: &[Event]) -> Vec<Statement> 
         Statement::new("DELETE FROM signals WHERE tenant_id = ? AND subject_id = ?", key()),
         Statement::new("DELETE FROM bundles WHERE tenant_id = ? AND subject_id = ?", key()),
         Statement::new("DELETE FROM subjects WHERE tenant_id = ? AND subject_id = ?", key()),
+        Statement::new("DELETE FROM subject_merges WHERE tenant_id = ? AND subject_id = ?", key()),
     ];
     batch.extend(events.iter().flat_map(writes));
     batch

@@ -79,10 +79,11 @@ pub(crate) fn apply(state: &mut SubjectState, e: &Event, values: &Values) {
         Change::SignalExpired { signal_id, version } => {
             set_active(state, &[(signal_id.clone(), *version)], false);
         }
-        Change::BundleIssued { bundle_id, expires_at, consents, .. } => state.live_bundles.push(LiveBundle {
+        Change::BundleIssued { bundle_id, expires_at, consents, signals, .. } => state.live_bundles.push(LiveBundle {
             bundle_id: bundle_id.clone(),
             expires_at: *expires_at,
             consents: consents.clone(),
+            signals: signals.iter().map(|(id, _)| id.clone()).collect(),
         }),
         Change::MergedInto { merge_id, target, signals, .. } => {
             // Handed over: no longer current here (the projection marks them `merged`).

@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS signals (
   status          TEXT    NOT NULL,  -- active | retired | expired | merged | split | deleted
   retired_at      INTEGER,
   erased_at       INTEGER,           -- when its value was erased, if it was
+  first_bundled_at INTEGER,          -- when a bundle first carried this version
   PRIMARY KEY (tenant_id, subject_id, signal_id, version)
 );
 
@@ -78,6 +79,18 @@ CREATE TABLE IF NOT EXISTS subjects (
   lock_until    INTEGER,
   lock_reason   TEXT,
   PRIMARY KEY (tenant_id, subject_id)
+);
+
+-- Projection: the merges a subject took in, with what each imported (so a
+-- split knows what to give back).
+CREATE TABLE IF NOT EXISTS subject_merges (
+  tenant_id  TEXT    NOT NULL,
+  subject_id TEXT    NOT NULL,
+  merge_id   TEXT    NOT NULL,
+  source     TEXT    NOT NULL,
+  imported   TEXT    NOT NULL,  -- JSON: the merge_imported event's signals and consents
+  state      TEXT    NOT NULL,  -- merged | split
+  PRIMARY KEY (tenant_id, subject_id, merge_id)
 );
 
 -- Values of signal versions, apart from the chain (which holds their salted
@@ -225,4 +238,23 @@ CREATE TABLE IF NOT EXISTS outbox (
   attempts   INTEGER NOT NULL DEFAULT 0,
   next_at    INTEGER NOT NULL,
   PRIMARY KEY (tenant_id, subject_id, msg_id)
+);
+
+-- Counters of a subject's requests (for metrics): requests, refusals by kind.
+CREATE TABLE IF NOT EXISTS metric_counters (
+  tenant_id  TEXT    NOT NULL,
+  subject_id TEXT    NOT NULL,
+  name       TEXT    NOT NULL,
+  value      INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, subject_id, name)
+);
+
+-- The latest metrics snapshot of each subject, in its tenant's directory
+-- (the origin Worker sums them for the tenant's metrics).
+CREATE TABLE IF NOT EXISTS subject_stats (
+  tenant_id  TEXT    NOT NULL,
+  subject_id TEXT    NOT NULL,
+  stats      TEXT    NOT NULL,  -- JSON
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, subject_id)
 );

@@ -69,6 +69,8 @@ pub struct LiveBundle {
     pub expires_at: UnixTime,
     /// The consent records it carried.
     pub consents: Vec<String>,
+    /// The signals it carried (ids).
+    pub signals: Vec<String>,
 }
 
 /// Whether the subject takes writes.
@@ -235,7 +237,7 @@ impl SubjectState {
         let key = [Value::from(tenant), Value::from(subject)];
         state.live_bundles = store
             .query(
-                "SELECT bundle_id, expires_at, consent_ids FROM bundles \
+                "SELECT bundle_id, expires_at, consent_ids, signal_ids FROM bundles \
                  WHERE tenant_id = ? AND subject_id = ? AND expires_at > ? ORDER BY bundle_id",
                 &[key[0].clone(), key[1].clone(), now.0.into()],
             )?
@@ -245,6 +247,11 @@ impl SubjectState {
                     bundle_id: text(r, 0)?,
                     expires_at: UnixTime(int(r, 1)?),
                     consents: list(&text(r, 2)?)?,
+                    signals: serde_json::from_str::<Vec<(String, u32)>>(&text(r, 3)?)
+                        .map_err(|e| StoreError::Database(format!("signal_ids: {e}")))?
+                        .into_iter()
+                        .map(|(id, _)| id)
+                        .collect(),
                 })
             })
             .collect::<Result<_, StoreError>>()?;
