@@ -45,6 +45,9 @@ struct Held {
     last_confirmed: UnixTime,
 }
 
+/// Erasures by reason: the versions each `values_erased` event names.
+type Erasures = Vec<(String, Vec<(String, u32)>)>;
+
 /// What one retention run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RetentionReport {
@@ -115,9 +118,9 @@ impl<S: Store> Ledger<'_, S> {
         subject: &str,
         state: &SubjectState,
         now: UnixTime,
-    ) -> Result<(Vec<(String, Vec<(String, u32)>)>, usize), LedgerError> {
+    ) -> Result<(Erasures, usize), LedgerError> {
         let held = self.held(tenant, subject, now)?;
-        let mut by_reason: Vec<(String, Vec<(String, u32)>)> = Vec::new();
+        let mut by_reason: Erasures = Vec::new();
         let mut deferred = 0;
         for h in &held {
             let Some(reason) = self.erasure_reason(h, state, now) else { continue };
@@ -205,7 +208,12 @@ impl<S: Store> Ledger<'_, S> {
                 SubjectStatus::Deleted { erase: true } => {
                     return Err(LedgerError::Forbidden { detail: "an erased subject cannot be restored".into() })
                 }
-                _ => return Ok((Reply { status: 200, body: json!({ "subject_id": subject, "status": "active" }) }, vec![])),
+                _ => {
+                    return Ok((
+                        Reply { status: 200, body: json!({ "subject_id": subject, "status": "active" }) },
+                        vec![],
+                    ))
+                }
             }
             let mut draft = l.draft(tenant, subject, state, now);
             draft.push(Ledger::<S>::audit(caller, None, Some("restored".into())), Change::SubjectRestored {});
@@ -246,16 +254,19 @@ impl<S: Store> Ledger<'_, S> {
                 )
                 .seq;
             revoke_feed(&mut draft, seq, &live);
-            let state_now = draft.state.clone();
-            let (erasures, deferred) = l.erasures(tenant, subject, &state_now, now)?;
-            // Only this signal's: other values keep their own clocks.
-            let mine: Vec<(String, Vec<(String, u32)>)> = erasures
+            // Every stored version of this signal (other values keep their
+            // own clocks), unless a lock holds erasures back.
+            let versions: Vec<(String, u32)> = l
+                .held(tenant, subject, now)?
                 .into_iter()
-                .map(|(r, list)| (r, list.into_iter().filter(|(id, _)| id == signal).collect::<Vec<_>>()))
-                .filter(|(_, list)| !list.is_empty())
+                .filter(|h| h.signal_id == signal)
+                .map(|h| (h.signal_id, h.version))
                 .collect();
-            let erased: usize = mine.iter().map(|(_, l)| l.len()).sum();
-            push_erasures(&mut draft, caller, mine);
+            let deferred = if erase && draft.state.locked(now) { versions.len() } else { 0 };
+            let erased = if erase && deferred == 0 { versions.len() } else { 0 };
+            if erased > 0 {
+                push_erasures(&mut draft, caller, vec![("signal_deleted".into(), versions)]);
+            }
             let body = json!({
                 "signal_id": signal,
                 "status": "deleted",
@@ -296,7 +307,13 @@ impl<S: Store> Ledger<'_, S> {
                 Ledger::<S>::audit(caller, None, Some(reason.to_string())),
                 Change::RetentionLocked { until, reason: reason.to_string() },
             );
-            Ok((Reply { status: 200, body: json!({ "subject_id": subject, "locked_until": until.0, "reason": reason }) }, draft.batch()))
+            Ok((
+                Reply {
+                    status: 200,
+                    body: json!({ "subject_id": subject, "locked_until": until.0, "reason": reason }),
+                },
+                draft.batch(),
+            ))
         })
     }
 
@@ -312,7 +329,10 @@ impl<S: Store> Ledger<'_, S> {
         self.run(tenant, subject, None, b"unlock", now, |l| {
             let state = l.load(tenant, subject)?;
             if state.lock.is_none() {
-                return Ok((Reply { status: 200, body: json!({ "subject_id": subject, "locked_until": null }) }, vec![]));
+                return Ok((
+                    Reply { status: 200, body: json!({ "subject_id": subject, "locked_until": null }) },
+                    vec![],
+                ));
             }
             let mut draft = l.draft(tenant, subject, state, now);
             draft.push(Ledger::<S>::audit(caller, None, Some("lock_lifted".into())), Change::RetentionUnlocked {});
@@ -324,7 +344,12 @@ impl<S: Store> Ledger<'_, S> {
     /// come (retention end, a deletion, an erasure request a lock held
     /// back), deletes raw intake answers past their time, and prunes old
     /// idempotency records.
-    pub fn enforce_retention(&mut self, tenant: &str, subject: &str, now: UnixTime) -> Result<RetentionReport, LedgerError> {
+    pub fn enforce_retention(
+        &mut self,
+        tenant: &str,
+        subject: &str,
+        now: UnixTime,
+    ) -> Result<RetentionReport, LedgerError> {
         let system = Caller { actor: super::event::ActorType::System, actor_id: "ledger".into() };
         let mut report = RetentionReport::default();
         self.run(tenant, subject, None, b"retention", now, |l| {
@@ -347,7 +372,12 @@ impl<S: Store> Ledger<'_, S> {
     /// When the subject's retention job next has something to do: the
     /// earliest retention end of a held value that is not usable, the end
     /// of a lock holding erasures back, or a raw answer's deletion time.
-    pub fn next_retention(&mut self, tenant: &str, subject: &str, now: UnixTime) -> Result<Option<UnixTime>, LedgerError> {
+    pub fn next_retention(
+        &mut self,
+        tenant: &str,
+        subject: &str,
+        now: UnixTime,
+    ) -> Result<Option<UnixTime>, LedgerError> {
         let state = self.load(tenant, subject)?;
         let mut next: Option<UnixTime> = None;
         let mut consider = |t: UnixTime| next = Some(next.map_or(t, |n| n.min(t)));
@@ -376,7 +406,7 @@ impl<S: Store> Ledger<'_, S> {
 }
 
 /// One `values_erased` event per reason.
-fn push_erasures(draft: &mut super::ops::Draft<'_>, caller: &Caller, erasures: Vec<(String, Vec<(String, u32)>)>) {
+fn push_erasures(draft: &mut super::ops::Draft<'_>, caller: &Caller, erasures: Erasures) {
     for (reason, signals) in erasures {
         draft.push(
             Audit {

@@ -93,6 +93,12 @@ pub struct DeliveryRecord {
     pub last_error: Option<String>,
 }
 
+/// Takes an erased value (and its category) out of the deliveries of a
+/// version, pending or kept.
+const DELIVERY_REDACT: &str = "UPDATE webhook_deliveries SET payload = json_set(json_remove(payload, '$.data.value', \
+     '$.data.category'), '$.data.value_erased', json('true')) WHERE tenant_id = ? AND subject_id = ? AND payload <> '' \
+     AND json_extract(payload, '$.data.signal_id') = ? AND json_extract(payload, '$.data.version') = ?";
+
 /// Whether a URL is one the directory sends to: https, or plain http to
 /// this machine (local development and tests).
 pub fn acceptable_url(url: &str) -> bool {
@@ -235,7 +241,8 @@ impl<S: Store> Directory<'_, S> {
     /// `subject.erased` message first cancels the subject's pending
     /// deliveries and blanks the bodies kept of its earlier ones.
     pub(crate) fn fan_out(&mut self, tenant: &str, messages: &[&Message], now: UnixTime) -> Result<usize, LedgerError> {
-        let endpoints: Vec<Endpoint> = self.endpoints(tenant)?.into_iter().filter(|e| e.disabled_at.is_none()).collect();
+        let endpoints: Vec<Endpoint> =
+            self.endpoints(tenant)?.into_iter().filter(|e| e.disabled_at.is_none()).collect();
         let mut batch = vec![Statement::new(
             "UPDATE webhook_deliveries SET payload = '' WHERE tenant_id = ? AND state <> 'pending' AND created_at <= ?",
             vec![tenant.into(), now.before(PAYLOAD_KEPT).0.into()],
@@ -243,8 +250,23 @@ impl<S: Store> Directory<'_, S> {
         let mut fanned = 0;
         for m in messages.iter().filter(|m| m.kind == Kind::Webhook) {
             let kind = m.payload.get("type").and_then(Json::as_str).unwrap_or_default().to_string();
-            let subject =
-                m.payload.get("data").and_then(|d| d.get("subject_id")).and_then(Json::as_str).unwrap_or_default().to_string();
+            let subject = m
+                .payload
+                .get("data")
+                .and_then(|d| d.get("subject_id"))
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if kind == "signal.erased" {
+                let erased: Vec<(String, u32)> = m
+                    .payload
+                    .pointer("/data/signals")
+                    .and_then(|v| serde_json::from_value(v.clone()).ok())
+                    .unwrap_or_default();
+                batch.extend(
+                    erased.iter().map(|(id, v)| super::webhooks::redact(DELIVERY_REDACT, tenant, &subject, id, *v)),
+                );
+            }
             if kind == "subject.erased" {
                 batch.push(Statement::new(
                     "UPDATE webhook_deliveries SET state = CASE WHEN state = 'pending' THEN 'cancelled' ELSE state END, \
@@ -329,8 +351,15 @@ impl<S: Store> Directory<'_, S> {
         } else {
             ("pending", now.after(retry_delay(attempts, jitter)))
         };
-        let error: Option<String> =
-            if ok { None } else { Some(error.map(|e| e.chars().take(200).collect()).unwrap_or_else(|| format!("status {}", status.unwrap_or(0)))) };
+        let error: Option<String> = if ok {
+            None
+        } else {
+            Some(
+                error
+                    .map(|e| e.chars().take(200).collect())
+                    .unwrap_or_else(|| format!("status {}", status.unwrap_or(0))),
+            )
+        };
         self.store.apply(&[Statement::new(
             "UPDATE webhook_deliveries SET attempts = ?, next_at = ?, state = ?, last_status = ?, last_error = ?, \
              delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END \
@@ -352,7 +381,13 @@ impl<S: Store> Directory<'_, S> {
     }
 
     /// Sends a dead message again (from the first try's schedule).
-    pub fn retry_dead(&mut self, tenant: &str, endpoint_id: &str, msg_id: &str, now: UnixTime) -> Result<(), LedgerError> {
+    pub fn retry_dead(
+        &mut self,
+        tenant: &str,
+        endpoint_id: &str,
+        msg_id: &str,
+        now: UnixTime,
+    ) -> Result<(), LedgerError> {
         let rows = self.store.query(
             "SELECT payload FROM webhook_deliveries WHERE tenant_id = ? AND endpoint_id = ? AND msg_id = ? AND state = 'dead'",
             &[tenant.into(), endpoint_id.into(), msg_id.into()],
@@ -416,7 +451,8 @@ mod tests {
 
     #[test]
     fn only_https_or_local_http_urls() {
-        for ok in ["https://hooks.example/in", "http://localhost:8080/hook", "http://127.0.0.1:9/x", "http://[::1]:9/x"] {
+        for ok in ["https://hooks.example/in", "http://localhost:8080/hook", "http://127.0.0.1:9/x", "http://[::1]:9/x"]
+        {
             assert!(acceptable_url(ok), "{ok}");
         }
         for bad in [

@@ -111,7 +111,8 @@ impl PackedEvent {
             seq: self.seq,
             at: UnixTime(self.at),
             audit: Audit {
-                actor_type: ActorType::parse(&self.actor_type).ok_or_else(|| format!("event {}: actor_type", self.seq))?,
+                actor_type: ActorType::parse(&self.actor_type)
+                    .ok_or_else(|| format!("event {}: actor_type", self.seq))?,
                 actor_id: self.actor_id.clone(),
                 source_ui: self.source_ui.clone(),
                 legal_basis: self.legal_basis,
@@ -318,7 +319,8 @@ pub fn check(token: &str, keys: &KeySet) -> Result<Checked, String> {
     if pack.get("pack").and_then(Json::as_str) != Some(PACK_FORMAT) {
         return Err(format!("not a {PACK_FORMAT} pack"));
     }
-    let field = |name: &str| pack.get(name).and_then(Json::as_str).map(str::to_string).ok_or(format!("`{name}` is missing"));
+    let field =
+        |name: &str| pack.get(name).and_then(Json::as_str).map(str::to_string).ok_or(format!("`{name}` is missing"));
     let (tenant, subject) = (field("tenant")?, field("subject_id")?);
     let packed: Vec<PackedEvent> = serde_json::from_value(pack.get("events").cloned().unwrap_or(Json::Null))
         .map_err(|e| format!("`events`: {e}"))?;
@@ -328,9 +330,14 @@ pub fn check(token: &str, keys: &KeySet) -> Result<Checked, String> {
     match (&chain, claimed) {
         (Ok(()), Some(true)) => {}
         (Err(b), Some(false)) => {
-            return Err(format!("the ledger's chain is broken at event index {} (seq {}): {}", b.index, b.seq, b.problem))
+            return Err(format!(
+                "the ledger's chain is broken at event index {} (seq {}): {}",
+                b.index, b.seq, b.problem
+            ))
         }
-        (Err(b), _) => return Err(format!("the chain in the pack does not verify at index {}: {}", b.index, b.problem)),
+        (Err(b), _) => {
+            return Err(format!("the chain in the pack does not verify at index {}: {}", b.index, b.problem))
+        }
         (Ok(()), _) => return Err("the pack says its chain did not verify, but it does: the pack was altered".into()),
     }
     let digests: std::collections::BTreeMap<(String, u32), String> = events

@@ -661,16 +661,18 @@ impl<S: Store> Ledger<'_, S> {
             match &state.status {
                 SubjectStatus::Merged { merge_id, .. } if *merge_id == back.merge_id => {}
                 SubjectStatus::Active => {
-                    return Ok((Reply { status: 200, body: json!({ "merge_id": back.merge_id, "state": "active", "again": true }) }, vec![]))
+                    return Ok((
+                        Reply {
+                            status: 200,
+                            body: json!({ "merge_id": back.merge_id, "state": "active", "again": true }),
+                        },
+                        vec![],
+                    ))
                 }
                 _ => return Err(LedgerError::UnknownMerge { merge: back.merge_id.clone() }),
             }
-            let granted: Vec<String> = back
-                .revoke
-                .iter()
-                .filter(|c| state.consent(c).is_some_and(|r| r.granted))
-                .cloned()
-                .collect();
+            let granted: Vec<String> =
+                back.revoke.iter().filter(|c| state.consent(c).is_some_and(|r| r.granted)).cloned().collect();
             let mut draft = l.draft(tenant, source, state, now);
             draft.push(
                 Ledger::<S>::audit(caller, None, Some(format!("split:{}", back.merge_id))),
@@ -755,7 +757,10 @@ mod tests {
         // Wider consent wins even when older and captured on a less specific channel.
         assert_eq!(resolve(&p, class, &side(&narrow, "sms", 200), &side(&wide, "web", 100)), (true, "consent_scope"));
         // Same scope: the more specific channel (sms before web in channel_rank).
-        assert_eq!(resolve(&p, class, &side(&narrow, "web", 200), &side(&narrow, "sms", 100)), (true, "channel_specificity"));
+        assert_eq!(
+            resolve(&p, class, &side(&narrow, "web", 200), &side(&narrow, "sms", 100)),
+            (true, "channel_specificity")
+        );
         // Same channel: the later confirmation.
         assert_eq!(resolve(&p, class, &side(&narrow, "web", 100), &side(&narrow, "web", 200)), (true, "recency"));
         assert_eq!(resolve(&p, class, &side(&narrow, "web", 200), &side(&narrow, "web", 100)), (false, "recency"));

@@ -157,7 +157,8 @@ struct LegalBasisError;
 /// `default_scope` is the gate scope consents cover when the body names none.
 pub fn capture(body: &[u8], policy: &Policy, default_scope: &str, now: UnixTime) -> Result<Capture, LedgerError> {
     let (mut c, answer) = read(body, policy, default_scope, now, "value", MAX_ANSWER)?;
-    let class = policy.class(&c.signal_type).ok_or_else(|| LedgerError::UnknownClass { class: c.signal_type.clone() })?;
+    let class =
+        policy.class(&c.signal_type).ok_or_else(|| LedgerError::UnknownClass { class: c.signal_type.clone() })?;
     c.value = class
         .map_answer(&answer)
         .ok_or_else(|| LedgerError::ValueNotInVocabulary { class: c.signal_type.clone(), allowed: allowed(class) })?
@@ -171,12 +172,21 @@ pub const MAX_INTAKE_ANSWER: usize = 500;
 /// Reads a `POST /v1/intake` body: a capture whose `answer` is free text.
 /// Returns the capture (its `value` is the vocabulary value the policy maps
 /// the answer to, or empty when it maps to none) and the answer.
-pub fn intake(body: &[u8], policy: &Policy, default_scope: &str, now: UnixTime) -> Result<(Capture, String), LedgerError> {
+pub fn intake(
+    body: &[u8],
+    policy: &Policy,
+    default_scope: &str,
+    now: UnixTime,
+) -> Result<(Capture, String), LedgerError> {
     let (mut c, answer) = read(body, policy, default_scope, now, "answer", MAX_INTAKE_ANSWER)?;
     if answer.trim().is_empty() || answer.chars().any(|ch| ch.is_control()) {
-        return Err(LedgerError::InvalidField { field: "answer", detail: "expected text without control characters".into() });
+        return Err(LedgerError::InvalidField {
+            field: "answer",
+            detail: "expected text without control characters".into(),
+        });
     }
-    let class = policy.class(&c.signal_type).ok_or_else(|| LedgerError::UnknownClass { class: c.signal_type.clone() })?;
+    let class =
+        policy.class(&c.signal_type).ok_or_else(|| LedgerError::UnknownClass { class: c.signal_type.clone() })?;
     c.value = class.map_answer(&answer).unwrap_or_default().to_string();
     Ok((c, answer))
 }

@@ -139,7 +139,8 @@ impl<S: Store> Ledger<'_, S> {
             &[tenant.into(), subject.into(), intake_id.into()],
         )?;
         let row = rows.first().ok_or_else(|| LedgerError::UnknownIntake { intake: intake_id.to_string() })?;
-        serde_json::from_str(&text(row, 0)?).map_err(|e| LedgerError::Integrity { detail: format!("intake request: {e}") })
+        serde_json::from_str(&text(row, 0)?)
+            .map_err(|e| LedgerError::Integrity { detail: format!("intake request: {e}") })
     }
 
     /// An operator maps a pending answer to a vocabulary value (or an answer
@@ -193,7 +194,10 @@ impl<S: Store> Ledger<'_, S> {
                 Ledger::<S>::audit(caller, None, Some("discarded".into())),
                 Change::IntakeResolved { intake_id: intake_id.to_string(), outcome: "discarded".into() },
             );
-            draft.push(Ledger::<S>::audit(caller, None, None), Change::IntakePurged { intake_id: intake_id.to_string() });
+            draft.push(
+                Ledger::<S>::audit(caller, None, None),
+                Change::IntakePurged { intake_id: intake_id.to_string() },
+            );
             Ok((Reply { status: 200, body: json!({ "intake_id": intake_id, "state": "discarded" }) }, draft.batch()))
         })
     }

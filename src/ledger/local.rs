@@ -40,6 +40,11 @@ impl<'a, S: Store> Local<'a, S> {
         Local { store, issuer, keys, entropy }
     }
 
+    /// The store (for inspection).
+    pub fn store(&mut self) -> &mut S {
+        self.store
+    }
+
     /// A subject's ledger.
     pub fn ledger(&mut self) -> Ledger<'_, S> {
         Ledger::new(self.store, self.issuer, self.keys, &mut *self.entropy)
@@ -75,11 +80,15 @@ impl<'a, S: Store> Local<'a, S> {
                 for m in messages {
                     let system = Caller { actor: super::event::ActorType::System, actor_id: "ledger".into() };
                     let result = match m.kind {
-                        Kind::Feed | Kind::Webhook => self.directory().receive(tenant, std::slice::from_ref(&m), now).map(|_| ()),
+                        Kind::Feed | Kind::Webhook => {
+                            self.directory().receive(tenant, std::slice::from_ref(&m), now).map(|_| ())
+                        }
                         Kind::Merge => self.deliver_merge(tenant, &system, &m.payload, now),
                         Kind::Split => serde_json::from_value::<SplitBack>(m.payload.clone())
                             .map_err(|e| LedgerError::Integrity { detail: format!("split message: {e}") })
-                            .and_then(|back| self.ledger().split_in(tenant, &back.source, &system, &back, now).map(|_| ())),
+                            .and_then(|back| {
+                                self.ledger().split_in(tenant, &back.source, &system, &back, now).map(|_| ())
+                            }),
                     };
                     match result {
                         Ok(()) => {
@@ -102,13 +111,27 @@ impl<'a, S: Store> Local<'a, S> {
 
     /// Takes a merge hand-off in at its target (or where the target was
     /// itself merged), then marks the merge done in the directory.
-    fn deliver_merge(&mut self, tenant: &str, caller: &Caller, payload: &serde_json::Value, now: UnixTime) -> Result<(), LedgerError> {
+    fn deliver_merge(
+        &mut self,
+        tenant: &str,
+        caller: &Caller,
+        payload: &serde_json::Value,
+        now: UnixTime,
+    ) -> Result<(), LedgerError> {
         let mut export: MergeExport = serde_json::from_value(payload.clone())
             .map_err(|e| LedgerError::Integrity { detail: format!("merge message: {e}") })?;
         for _hop in 0..8 {
             match self.ledger().merge_in(tenant, &export.target.clone(), caller, &export, now) {
                 Ok(_) => {
-                    let _ = self.directory().set_merge_state(tenant, &export.merge_id, &["accepted"], "merged", &caller.actor_id, None, now);
+                    let _ = self.directory().set_merge_state(
+                        tenant,
+                        &export.merge_id,
+                        &["accepted"],
+                        "merged",
+                        None,
+                        None,
+                        now,
+                    );
                     return Ok(());
                 }
                 Err(LedgerError::SubjectMerged { into }) => export.target = into,
@@ -135,24 +158,40 @@ impl<'a, S: Store> Local<'a, S> {
         if let Some(other) = self.directory().merge_of_source(tenant, source)? {
             if other.merge_id != plan.merge_id {
                 return Err(LedgerError::MergeConflict {
-                    detail: format!("the source is already merged into {} ({})", super::error::echo(&other.target), other.merge_id),
+                    detail: format!(
+                        "the source is already merged into {} ({})",
+                        super::error::echo(&other.target),
+                        other.merge_id
+                    ),
                 });
             }
         }
         if let Some(other) = self.directory().merge_of_source(tenant, target)? {
             return Err(LedgerError::MergeConflict {
-                detail: format!("the target was itself merged into {}; merge into that subject", super::error::echo(&other.target)),
+                detail: format!(
+                    "the target was itself merged into {}; merge into that subject",
+                    super::error::echo(&other.target)
+                ),
             });
         }
         let (record, _) = self.directory().record_merge(tenant, source, target, &plan, &caller.actor_id, now)?;
         match record.state.as_str() {
             "accepted" => self.carry_out(tenant, &record, caller, now),
-            "review" => Ok(Reply { status: 202, body: json!({ "merge": record, "threshold": f64::from(plan.threshold_bp) / 10_000.0 }) }),
+            "review" => Ok(Reply {
+                status: 202,
+                body: json!({ "merge": record, "threshold": f64::from(plan.threshold_bp) / 10_000.0 }),
+            }),
             _ => Ok(Reply { status: 200, body: json!({ "merge": record }) }),
         }
     }
 
-    fn carry_out(&mut self, tenant: &str, record: &MergeRecord, caller: &Caller, now: UnixTime) -> Result<Reply, LedgerError> {
+    fn carry_out(
+        &mut self,
+        tenant: &str,
+        record: &MergeRecord,
+        caller: &Caller,
+        now: UnixTime,
+    ) -> Result<Reply, LedgerError> {
         let order = MergeExport {
             merge_id: record.merge_id.clone(),
             source: record.source.clone(),
@@ -180,7 +219,15 @@ impl<'a, S: Store> Local<'a, S> {
         now: UnixTime,
     ) -> Result<Reply, LedgerError> {
         let state = if approve { "accepted" } else { "rejected" };
-        let record = self.directory().set_merge_state(tenant, merge_id, &["review"], state, &caller.actor_id, note, now)?;
+        let record = self.directory().set_merge_state(
+            tenant,
+            merge_id,
+            &["review"],
+            state,
+            Some(&caller.actor_id),
+            note,
+            now,
+        )?;
         if approve {
             self.carry_out(tenant, &record, caller, now)
         } else {
@@ -190,15 +237,32 @@ impl<'a, S: Store> Local<'a, S> {
 
     /// Splits a merge back: the target gives back what it imported and the
     /// source gets its signals back.
-    pub fn split(&mut self, tenant: &str, merge_id: &str, caller: &Caller, now: UnixTime) -> Result<Reply, LedgerError> {
-        let record = self.directory().merge(tenant, merge_id)?.ok_or_else(|| LedgerError::UnknownMerge { merge: merge_id.to_string() })?;
+    pub fn split(
+        &mut self,
+        tenant: &str,
+        merge_id: &str,
+        caller: &Caller,
+        now: UnixTime,
+    ) -> Result<Reply, LedgerError> {
+        let record = self
+            .directory()
+            .merge(tenant, merge_id)?
+            .ok_or_else(|| LedgerError::UnknownMerge { merge: merge_id.to_string() })?;
         if record.state != "merged" && record.state != "split" {
             return Err(LedgerError::MergeConflict { detail: format!("the merge is {}, not merged", record.state) });
         }
         let holder = self.holder_of(tenant, &record)?;
         let out = self.ledger().split_out(tenant, &holder, caller, merge_id, now)?;
         self.sweep(tenant, now)?;
-        let record = self.directory().set_merge_state(tenant, merge_id, &["merged"], "split", &caller.actor_id, None, now)?;
+        let record = self.directory().set_merge_state(
+            tenant,
+            merge_id,
+            &["merged"],
+            "split",
+            Some(&caller.actor_id),
+            None,
+            now,
+        )?;
         Ok(Reply { status: 200, body: json!({ "merge": record, "restored": out.body["restored"] }) })
     }
 

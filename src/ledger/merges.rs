@@ -44,7 +44,8 @@ fn record(r: &Row) -> Result<MergeRecord, LedgerError> {
         merge_id: text(r, 0)?,
         source: text(r, 1)?,
         target: text(r, 2)?,
-        evidence: serde_json::from_str(&text(r, 3)?).map_err(|e| LedgerError::Integrity { detail: format!("merges.evidence: {e}") })?,
+        evidence: serde_json::from_str(&text(r, 3)?)
+            .map_err(|e| LedgerError::Integrity { detail: format!("merges.evidence: {e}") })?,
         confidence_bp: u32::try_from(int(r, 4)?).unwrap_or(0),
         state: text(r, 5)?,
         requested_by: text(r, 6)?,
@@ -87,7 +88,9 @@ impl<S: Store> Directory<'_, S> {
                 now.0.into(),
             ],
         )])?;
-        let created = self.merge(tenant, &plan.merge_id)?.ok_or_else(|| LedgerError::Storage { detail: "merge record not found after insert".into() })?;
+        let created = self
+            .merge(tenant, &plan.merge_id)?
+            .ok_or_else(|| LedgerError::Storage { detail: "merge record not found after insert".into() })?;
         Ok((created, true))
     }
 
@@ -122,8 +125,9 @@ impl<S: Store> Directory<'_, S> {
         rows.first().map(record).transpose()
     }
 
-    /// Moves a merge to `state` (from one of `from`), recording who and
-    /// why. Fails with `merge_conflict` when it is in another state.
+    /// Moves a merge to `state` (from one of `from`), recording who decided
+    /// (`by`, when a person did) and why. Fails with `merge_conflict` when
+    /// it is in another state.
     #[allow(clippy::too_many_arguments)]
     pub fn set_merge_state(
         &mut self,
@@ -131,11 +135,12 @@ impl<S: Store> Directory<'_, S> {
         merge_id: &str,
         from: &[&str],
         state: &str,
-        by: &str,
+        by: Option<&str>,
         note: Option<&str>,
         now: UnixTime,
     ) -> Result<MergeRecord, LedgerError> {
-        let current = self.merge(tenant, merge_id)?.ok_or_else(|| LedgerError::UnknownMerge { merge: merge_id.to_string() })?;
+        let current =
+            self.merge(tenant, merge_id)?.ok_or_else(|| LedgerError::UnknownMerge { merge: merge_id.to_string() })?;
         if current.state == state {
             return Ok(current);
         }
@@ -145,9 +150,10 @@ impl<S: Store> Directory<'_, S> {
             });
         }
         self.store.apply(&[Statement::new(
-            "UPDATE merges SET state = ?, decided_by = COALESCE(?, decided_by), decided_at = ?, note = COALESCE(?, note) \
+            "UPDATE merges SET state = ?, decided_by = COALESCE(?, decided_by), \
+             decided_at = CASE WHEN ? IS NULL THEN decided_at ELSE ? END, note = COALESCE(?, note) \
              WHERE tenant_id = ? AND merge_id = ?",
-            vec![state.into(), by.into(), now.0.into(), note.into(), tenant.into(), merge_id.into()],
+            vec![state.into(), by.into(), by.into(), now.0.into(), note.into(), tenant.into(), merge_id.into()],
         )])?;
         self.merge(tenant, merge_id)?.ok_or_else(|| LedgerError::UnknownMerge { merge: merge_id.to_string() })
     }

@@ -98,7 +98,9 @@ impl<S: Store> Ledger<'_, S> {
                 s.fresh += 1;
             }
         }
-        for r in &self.store.query("SELECT name, value FROM metric_counters WHERE tenant_id = ? AND subject_id = ?", &key)? {
+        for r in
+            &self.store.query("SELECT name, value FROM metric_counters WHERE tenant_id = ? AND subject_id = ?", &key)?
+        {
             let v = u64::try_from(int(r, 1)?).unwrap_or(0);
             match text(r, 0)?.as_str() {
                 "requests" => s.requests = v,
@@ -200,14 +202,31 @@ impl Metrics {
         gauge("subjects", "Subjects with a ledger.", "gauge", self.subjects.to_string());
         gauge("signals_active", "Current signal versions in use.", "gauge", t.active.to_string());
         gauge("signals_fresh", "Active signals not expired nor due for reconfirmation.", "gauge", t.fresh.to_string());
-        gauge("signals_consent_valid", "Active signals whose consent is granted.", "gauge", t.consent_valid.to_string());
+        gauge(
+            "signals_consent_valid",
+            "Active signals whose consent is granted.",
+            "gauge",
+            t.consent_valid.to_string(),
+        );
         gauge("fresh_rate", "signals_fresh / signals_active.", "gauge", format!("{}", Self::rate(t.fresh, t.active)));
-        gauge("consent_valid_rate", "signals_consent_valid / signals_active.", "gauge", format!("{}", Self::rate(t.consent_valid, t.active)));
+        gauge(
+            "consent_valid_rate",
+            "signals_consent_valid / signals_active.",
+            "gauge",
+            format!("{}", Self::rate(t.consent_valid, t.active)),
+        );
         gauge("requests_total", "Write requests.", "counter", t.requests.to_string());
         gauge("rejected_total", "Refused write requests.", "counter", t.rejected.to_string());
         gauge("rejection_rate", "rejected / requests.", "gauge", format!("{}", Self::rate(t.rejected, t.requests)));
-        gauge("consent_mismatches_total", "Captures refused for a consent mismatch.", "counter", t.consent_mismatches.to_string());
-        out.push_str("# HELP signalgate_capture_to_bundle_seconds Time from a capture to the first bundle that carried it.\n");
+        gauge(
+            "consent_mismatches_total",
+            "Captures refused for a consent mismatch.",
+            "counter",
+            t.consent_mismatches.to_string(),
+        );
+        out.push_str(
+            "# HELP signalgate_capture_to_bundle_seconds Time from a capture to the first bundle that carried it.\n",
+        );
         out.push_str("# TYPE signalgate_capture_to_bundle_seconds histogram\n");
         let mut cumulative = 0;
         for (i, n) in t.latency.iter().enumerate() {

@@ -72,16 +72,18 @@ pub mod webhooks;
 pub mod values;
 
 pub use deletion::{RetentionReport, IDEMPOTENCY_TTL, MAX_LOCK};
-pub use deliveries::{acceptable_url, DeliveryRecord, Endpoint, Outgoing, MAX_ENDPOINTS, PAYLOAD_KEPT, ROTATION_OVERLAP};
+pub use deliveries::{
+    acceptable_url, DeliveryRecord, Endpoint, Outgoing, MAX_ENDPOINTS, PAYLOAD_KEPT, ROTATION_OVERLAP,
+};
 pub use directory::{Directory, FEED_PAGE};
-pub use identity::{plan_merge, ExportedConsent, ExportedSignal, MergeExport, MergePlan, SplitBack};
-pub use intake::IntakeItem;
-pub use local::{Local, Swept};
-pub use merges::MergeRecord;
 pub use error::{LedgerError, Problem};
 pub use event::{verify_chain, ActorType, Audit, CaptureContext, ChainBreak, Change, Event, GENESIS};
+pub use identity::{plan_merge, ExportedConsent, ExportedSignal, MergeExport, MergePlan, SplitBack};
 pub use input::{api_key_request, bundle_request, object as request_object, subject_in, ApiKeyRequest, MAX_BODY};
+pub use intake::IntakeItem;
 pub use issue::{bundle_id, Issued, Issuer, MAX_COOKIE_TOKEN};
+pub use local::{Local, Swept};
+pub use merges::MergeRecord;
 pub use ops::{same_subject, signal_id, Caller, Ledger, Reply, Verification, MAX_LIVE_BUNDLES};
 pub use replay::replay_state;
 pub use seal::DataKeys;

@@ -493,9 +493,16 @@ impl<'a, S: Store> Ledger<'a, S> {
     /// Counts a write request and its refusal, if refused, for the metrics
     /// (best effort: a failed count never fails the request). Server-side
     /// failures are not refusals and are not counted.
-    pub(crate) fn counted(&mut self, tenant: &str, subject: &str, result: Result<Reply, LedgerError>) -> Result<Reply, LedgerError> {
+    pub(crate) fn counted(
+        &mut self,
+        tenant: &str,
+        subject: &str,
+        result: Result<Reply, LedgerError>,
+    ) -> Result<Reply, LedgerError> {
         let refused = match &result {
-            Ok(r) if r.status >= 400 => r.body.get("code").and_then(Json::as_str).map(str::to_string).or(Some(String::new())),
+            Ok(r) if r.status >= 400 => {
+                r.body.get("code").and_then(Json::as_str).map(str::to_string).or(Some(String::new()))
+            }
             Ok(_) => None,
             Err(e) if e.status() < 500 => Some(e.code().to_string()),
             Err(_) => return result,
@@ -763,13 +770,14 @@ impl<'a, S: Store> Ledger<'a, S> {
                 let mut j = signal_json(s);
                 j["freshness"] = self.freshness(s, now);
                 let class = policy.class(&s.signal_type);
-                j["category"] = json!(class.zip(s.value.as_deref()).and_then(|(c, v)| c
-                    .value_index(v)
-                    .map(|i| c.categories[c.value_category[i]].clone())));
+                j["category"] = json!(class
+                    .zip(s.value.as_deref())
+                    .and_then(|(c, v)| c.value_index(v).map(|i| c.categories[c.value_category[i]].clone())));
                 j["purposes"] = json!(state.consent(&s.consent_id).map(|c| c
                     .purposes
                     .iter()
-                    .filter(|p| class.is_some_and(|k| policy.purpose_index(p).is_some_and(|i| k.purposes & (1u64 << i) != 0)))
+                    .filter(|p| class
+                        .is_some_and(|k| policy.purpose_index(p).is_some_and(|i| k.purposes & (1u64 << i) != 0)))
                     .cloned()
                     .collect::<Vec<_>>()));
                 if let (Some(r), Some(obj)) = (role, j.as_object_mut()) {

@@ -16,6 +16,7 @@
 //! | `signal.updated` | a new current version, or a reconfirmation |
 //! | `signal.expired` | a signal reached its expiry |
 //! | `signal.deleted` | the subject deleted a signal |
+//! | `signal.erased` | values were erased (a deletion, an erasure request, a retention end): erase your copies |
 //! | `consent.revoked` | a consent was revoked |
 //! | `subject.merged` | this subject took another one in |
 //! | `subject.split` | a merge into this subject was undone |
@@ -39,6 +40,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "signal.updated",
     "signal.expired",
     "signal.deleted",
+    "signal.erased",
     "consent.revoked",
     "subject.merged",
     "subject.split",
@@ -62,7 +64,10 @@ fn common(e: &Event) -> Map<String, Json> {
     m.insert("tenant".into(), json!(e.tenant_id));
     m.insert("subject_id".into(), json!(e.subject_id));
     m.insert("policy_version".into(), json!(e.policy_version));
-    m.insert("event".into(), json!({ "seq": e.seq, "hash": e.hash, "at": e.at.0, "actor_type": e.audit.actor_type.as_str() }));
+    m.insert(
+        "event".into(),
+        json!({ "seq": e.seq, "hash": e.hash, "at": e.at.0, "actor_type": e.audit.actor_type.as_str() }),
+    );
     m
 }
 
@@ -143,6 +148,12 @@ fn events_of(policy: &Policy, state: &SubjectState, e: &Event) -> Vec<(&'static 
             m.insert("deletion".into(), json!(if *erase { "erase" } else { "suppress" }));
             with("signal.deleted", m)
         }
+        Change::ValuesErased { signals, reason } => {
+            let mut m = Map::new();
+            m.insert("signals".into(), json!(signals));
+            m.insert("reason".into(), json!(reason));
+            with("signal.erased", m)
+        }
         Change::ConsentRevoked { consent_id, revoked_at, bundles } => {
             let mut m = Map::new();
             m.insert("consent_id".into(), json!(consent_id));
@@ -194,6 +205,10 @@ pub fn messages(policy: &Policy, state: &SubjectState, events: &[Event]) -> Vec<
                 vec![e.tenant_id.as_str().into(), e.subject_id.as_str().into()],
             ));
         }
+        if let Change::ValuesErased { signals, .. } = &e.change {
+            // Messages still waiting here lose the erased values.
+            out.extend(signals.iter().map(|(id, v)| redact(OUTBOX_REDACT, &e.tenant_id, &e.subject_id, id, *v)));
+        }
         for (kind, data) in events_of(policy, state, e) {
             let payload = json!({ "type": kind, "timestamp": rfc3339(e.at.0), "data": data });
             let id = message_id(&e.tenant_id, &e.subject_id, e.seq, kind);
@@ -201,6 +216,16 @@ pub fn messages(policy: &Policy, state: &SubjectState, events: &[Event]) -> Vec<
         }
     }
     out
+}
+
+const OUTBOX_REDACT: &str =
+    "UPDATE outbox SET payload = json_set(json_remove(payload, '$.data.value', '$.data.category'), \
+     '$.data.value_erased', json('true')) WHERE tenant_id = ? AND subject_id = ? AND kind = 'webhook' \
+     AND json_extract(payload, '$.data.signal_id') = ? AND json_extract(payload, '$.data.version') = ?";
+
+/// The statement `sql` (one of the redactions) for one erased version.
+pub(crate) fn redact(sql: &'static str, tenant: &str, subject: &str, signal: &str, version: u32) -> Statement {
+    Statement::new(sql, vec![tenant.into(), subject.into(), signal.into(), version.into()])
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! - `eval_props`: the product's invariants against a reference model;
 //! - `fuzz_replay`: the fuzz targets' seed corpora;
 //! - `cli`: the `signalgate` command line;
+//! - `governance`: merges, deletion, retention, intake, roles, webhooks and metrics;
 //! - `webhook_vectors`: webhook signature vectors (`tests/vectors/webhooks/`);
 //! - `portable_native`: the checks that also run in Node and Chromium.
 //!
@@ -27,6 +28,7 @@ mod crypto_vectors;
 mod eval_golden;
 mod eval_props;
 mod fuzz_replay;
+mod governance;
 mod layers;
 mod ledger;
 mod ledger_props;
