@@ -451,17 +451,26 @@ fn deleting_one_signal_follows_its_class_deletion_mode() {
     let issuer = issuer(&policy, &signer);
     let mut store = SqliteStore::in_memory().unwrap();
     let mut l = local(&mut store, &issuer);
+    l.directory()
+        .add_endpoint(TENANT, "https://hooks.example/in", &ev(&["signal.created"]), entropy(), UnixTime(T0))
+        .unwrap();
     let hiking = submit(&mut l, "u-d", "interest", "climbing", "c-1", &["personalization"], T0);
     let sms = submit(&mut l, "u-d", "contact_channel", "push", "c-1", &["personalization"], T0 + 1);
+    l.sweep(TENANT, UnixTime(T0 + 1)).unwrap();
+    assert_eq!(cells_holding(l.store(), "climbing"), ["signal_values.value", "webhook_deliveries.payload"]);
     let id = |b: &Value| b["signal"]["signal_id"].as_str().unwrap().to_string();
     let r = l.ledger().delete_signal(TENANT, "u-d", &service(), &id(&hiking), UnixTime(T0 + 5)).unwrap();
     assert_eq!((r.body["deletion"].as_str(), r.body["values_erased"].as_u64()), (Some("erase"), Some(1)));
     let r = l.ledger().delete_signal(TENANT, "u-d", &service(), &id(&sms), UnixTime(T0 + 6)).unwrap();
     assert_eq!((r.body["deletion"].as_str(), r.body["values_erased"].as_u64()), (Some("suppress"), Some(0)));
     assert!(values_of(&mut l, "u-d", T0 + 7).is_empty(), "neither is used");
-    assert!(cells_holding(l.store(), "climbing").is_empty(), "erased, also from the messages still waiting");
     l.sweep(TENANT, UnixTime(T0 + 7)).unwrap();
-    assert_eq!(cells_holding(l.store(), "push"), ["signal_values.value"], "the suppression marker only");
+    assert!(cells_holding(l.store(), "climbing").is_empty(), "erased, also from the deliveries still waiting");
+    assert_eq!(
+        cells_holding(l.store(), "push"),
+        ["signal_values.value", "webhook_deliveries.payload"],
+        "suppressed, not erased"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! - `fuzz_replay`: the fuzz targets' seed corpora;
 //! - `cli`: the `signalgate` command line;
 //! - `governance`: merges, deletion, retention, intake, roles, webhooks and metrics;
+//! - `governance_props`: governance invariants over random operation sequences;
 //! - `webhook_vectors`: webhook signature vectors (`tests/vectors/webhooks/`);
 //! - `portable_native`: the checks that also run in Node and Chromium.
 //!
@@ -29,6 +30,7 @@ mod eval_golden;
 mod eval_props;
 mod fuzz_replay;
 mod governance;
+mod governance_props;
 mod layers;
 mod ledger;
 mod ledger_props;
