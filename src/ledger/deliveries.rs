@@ -69,7 +69,7 @@ pub struct Outgoing {
 }
 
 /// A delivery's record, for operators and evidence packs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct DeliveryRecord {
     /// The endpoint.
     pub endpoint_id: String,

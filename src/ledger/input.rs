@@ -330,15 +330,18 @@ pub struct ApiKeyRequest {
     pub tenant: String,
     /// A label for operators (an identifier).
     pub label: String,
+    /// The role the key acts in (one of the policy's; `service` by default).
+    pub role: String,
 }
 
 /// Reads an operator's request for a new API key, strictly.
 pub fn api_key_request(body: &[u8]) -> Result<ApiKeyRequest, LedgerError> {
     let m = object(body)?;
-    only(&m, &["tenant", "label"])?;
+    only(&m, &["tenant", "label", "role"])?;
     Ok(ApiKeyRequest {
         tenant: required_ident(&m, "tenant")?,
         label: ident(&m, "label")?.unwrap_or_else(|| "api-key".into()),
+        role: ident(&m, "role")?.unwrap_or_else(|| "service".into()),
     })
 }
 

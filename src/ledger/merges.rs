@@ -12,7 +12,7 @@ use super::store::{int, opt_int, opt_text, text, Row, Statement, Store};
 use crate::time::UnixTime;
 
 /// A merge request and what became of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct MergeRecord {
     /// The merge.
     pub merge_id: String,

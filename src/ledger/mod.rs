@@ -51,6 +51,7 @@ pub mod entropy;
 mod error;
 pub mod event;
 pub mod evidence;
+pub mod evidence_html;
 mod identity;
 mod input;
 mod intake;

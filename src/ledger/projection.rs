@@ -167,11 +167,17 @@ pub fn writes(e: &Event) -> Vec<Statement> {
                 vec![t.clone(), s.clone(), merge_id.as_str().into()],
             )];
             out.extend(set_status(&t, &s, signals, "split"));
-            out.extend(consents.iter().map(|c| {
-                Statement::new(
-                    "UPDATE consents SET status = 'split' WHERE tenant_id = ? AND subject_id = ? AND consent_id = ?",
-                    vec![t.clone(), s.clone(), c.as_str().into()],
-                )
+            out.extend(consents.iter().flat_map(|c| {
+                [
+                    Statement::new(
+                        "UPDATE consents SET status = 'split' WHERE tenant_id = ? AND subject_id = ? AND consent_id = ?",
+                        vec![t.clone(), s.clone(), c.as_str().into()],
+                    ),
+                    Statement::new(
+                        "UPDATE signals SET consent_status = 'split' WHERE tenant_id = ? AND subject_id = ? AND consent_id = ?",
+                        vec![t.clone(), s.clone(), c.as_str().into()],
+                    ),
+                ]
             }));
             out
         }

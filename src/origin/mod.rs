@@ -13,6 +13,7 @@ mod directory_do;
 mod protocol;
 mod store;
 mod subject_do;
+mod webhook_http;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -41,7 +42,7 @@ const KEY_CACHE_ENTRIES: usize = 4096;
 // the directory whenever they are missing.
 thread_local! {
     static CONFIG: RefCell<Option<Rc<OriginConfig>>> = const { RefCell::new(None) };
-    static KEYS: RefCell<HashMap<String, (bool, f64)>> = RefCell::new(HashMap::new());
+    static KEYS: RefCell<HashMap<String, (Option<String>, f64)>> = RefCell::new(HashMap::new());
     static FEEDS: RefCell<HashMap<(String, i64), (f64, CallReply)>> = RefCell::new(HashMap::new());
 }
 
@@ -115,29 +116,31 @@ pub(crate) async fn call_directory(
     call(stub, serde_json::to_string(c).unwrap_or_default()).await
 }
 
-/// Whether a presented API key is live, asking the tenant's directory at
-/// most every [`KEY_CACHE_MS`] per key (a retired key stops working within
-/// that time).
-pub(crate) async fn key_is_valid(env: &Env, key: &ApiKey, token: &str) -> std::result::Result<bool, LedgerError> {
+/// The role of a presented API key if it is live, asking the tenant's
+/// directory at most every [`KEY_CACHE_MS`] per key (a retired key stops
+/// working within that time).
+pub(crate) async fn key_role(env: &Env, key: &ApiKey, token: &str) -> std::result::Result<Option<String>, LedgerError> {
     // The cache key covers tenant, key id and secret: a secret checked for
     // one tenant is never trusted under another tenant's name.
     let id = key.cache_id();
     let now = crate::clock::now_ms();
-    if let Some((valid, _)) = KEYS.with(|k| k.borrow().get(&id).copied().filter(|(_, until)| *until > now)) {
-        return Ok(valid);
+    if let Some((role, _)) = KEYS.with(|k| k.borrow().get(&id).cloned().filter(|(_, until)| *until > now)) {
+        return Ok(role);
     }
     let reply = call_directory(env, &key.tenant, &DirectoryCall::CheckKey { token: token.to_string() }).await?;
-    let valid = reply.status == 200 && reply.body.get("valid").and_then(|v| v.as_bool()) == Some(true);
+    let role = (reply.status == 200 && reply.body.get("valid").and_then(|v| v.as_bool()) == Some(true))
+        .then(|| reply.body.get("role").and_then(|r| r.as_str()).unwrap_or("service").to_string());
     KEYS.with(|k| {
         let mut k = k.borrow_mut();
         k.retain(|_, (_, until)| *until > now);
         // A refused key is remembered briefly too, so bogus keys do not
         // each reach the tenant's directory.
         if k.len() < KEY_CACHE_ENTRIES {
-            k.insert(id, (valid, now + if valid { KEY_CACHE_MS } else { KEY_NEGATIVE_MS }));
+            let ttl = if role.is_some() { KEY_CACHE_MS } else { KEY_NEGATIVE_MS };
+            k.insert(id, (role.clone(), now + ttl));
         }
     });
-    Ok(valid)
+    Ok(role)
 }
 
 #[event(fetch)]
