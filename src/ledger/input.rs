@@ -380,7 +380,9 @@ mod tests {
         let e = api_key_request(br#"{"tenant":"shop","label":"has space"}"#).unwrap_err();
         assert_eq!((e.code(), e.field()), ("invalid_field", Some("label")));
         assert_eq!(api_key_request(br#"{"label":"x"}"#).unwrap_err().field(), Some("tenant"));
-        assert_eq!(api_key_request(br#"{"tenant":"shop","role":"admin"}"#).unwrap_err().code(), "malformed_body");
+        assert_eq!(api_key_request(br#"{"tenant":"shop","role":"engine"}"#).unwrap().role, "engine");
+        assert_eq!(k.role, "service", "the built-in role by default");
+        assert_eq!(api_key_request(br#"{"tenant":"shop","scope":"x"}"#).unwrap_err().code(), "malformed_body");
     }
 
     #[test]

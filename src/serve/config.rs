@@ -14,9 +14,10 @@
 //! | `SG_POLICY_URL` | an `http(s)` URL to fetch the policy from (e.g. the origin's `/v1/policy`); a failed fetch is retried with backoff |
 //! | `SG_REVOCATIONS` | JSON `{"bundles": [...], "subjects": [...]}` |
 //! | `SG_UPSTREAM` | origin URL (`http(s)://host[:port][/base]`) to fetch pages from (default: the static assets) |
-//! | `SG_REVOCATION_FEED` | `origin` (the `ORIGIN` service binding) or an origin's `http(s)` base URL: poll its revocation feed so a consent revoked there stops yielding tokens here within 1 s (see [`crate::serve::feed`]) |
+//! | `SG_REVOCATION_FEED` | `origin` (the `ORIGIN` service binding; `wrangler.toml` sets it) or an origin's `https://` base URL (`http://` only for `localhost`, `127.0.0.1` or `[::1]`): poll its revocation feed so a consent revoked there stops yielding tokens here within 1 s (see [`crate::serve::feed`]); empty: no feed |
 //! | `SG_CACHE_BYTES` | memory budget of the verified-bundle cache in bytes (default 8 MiB, 16 KiB to 256 MiB) |
 //! | `SG_LOG` | `failures` (default: one line per failed bundle or error) or `all` (also every decision) |
+//! | `SG_FORWARD_ADMIN` | local development and tests only: `1` forwards the origin's `/v1/admin/` routes, which the gate otherwise answers 404 (read on each request by the Worker, see [`crate::serve::forward`]) |
 //! | `SG_FAULT_INJECTION` | tests only: `panic` makes every page request panic inside the gate, to prove the shim fails closed |
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -98,6 +99,19 @@ fn base_url(variable: &'static str, text: &str) -> Result<String, EdgeError> {
         return Err(fail("expected no userinfo, query, fragment, backslash or white space"));
     }
     Ok(text.trim_end_matches('/').to_string())
+}
+
+/// The revocation feed's base URL: `https://`, since what it says decides
+/// which bundles are refused; plain `http://` only to this machine (local
+/// development and tests).
+fn feed_url(text: &str) -> Result<String, EdgeError> {
+    let url = base_url("SG_REVOCATION_FEED", text)?;
+    let host = super::url::host_of(&url);
+    if url.starts_with("https://") || matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]") {
+        return Ok(url);
+    }
+    let problem = format!("expected `origin` or an https:// URL (http:// only to localhost), found `{text}`");
+    Err(EdgeError { variable: "SG_REVOCATION_FEED", problem })
 }
 
 impl EdgeConfig {
@@ -191,7 +205,7 @@ impl EdgeConfig {
             revocation_feed: match var("SG_REVOCATION_FEED").filter(|v| !v.is_empty()) {
                 None => None,
                 Some(v) if v == "origin" => Some(v),
-                Some(v) => Some(base_url("SG_REVOCATION_FEED", &v)?),
+                Some(v) => Some(feed_url(&v)?),
             },
             cache_bytes,
             log_all: match var("SG_LOG").as_deref() {
@@ -286,6 +300,17 @@ mod tests {
             Some("http://127.0.0.1:9/p")
         );
         assert_eq!(with("SG_CACHE_BYTES", "65536").unwrap().cache_bytes, 65536);
+        // The revocation feed decides what is refused: https, or this machine.
+        for good in ["origin", "https://origin.example/", "http://127.0.0.1:8788", "http://localhost", "http://[::1]:1"]
+        {
+            assert!(with("SG_REVOCATION_FEED", good).unwrap().revocation_feed.is_some(), "{good}");
+        }
+        for bad in
+            ["http://origin.example", "http://127.0.0.1.evil.example", "http://localhost.evil.example", "ftp://x"]
+        {
+            assert_eq!(with("SG_REVOCATION_FEED", bad).unwrap_err().variable, "SG_REVOCATION_FEED", "{bad}");
+        }
+        assert!(with("SG_REVOCATION_FEED", "").unwrap().revocation_feed.is_none());
         assert_eq!(with("SG_CACHE_BYTES", "10").unwrap_err().variable, "SG_CACHE_BYTES");
         assert_eq!(config(&base).unwrap().cache_bytes, DEFAULT_MAX_BYTES);
     }

@@ -11,6 +11,7 @@
 use worker::{Env, Method, Request, Response, Result};
 
 use super::state::GateState;
+use crate::serve::forward::PROBLEM_CONTENT_TYPE;
 use crate::serve::markup::VARY;
 use crate::serve::url::query_param;
 
@@ -20,6 +21,16 @@ pub const MAX_PATH: usize = 2048;
 pub(crate) fn json(value: &serde_json::Value, status: u16) -> Result<Response> {
     let mut resp = Response::from_json(value)?.with_status(status);
     resp.headers_mut().set("Cache-Control", "private, no-store")?;
+    Ok(resp)
+}
+
+/// A problem document (`application/problem+json`, `no-store`) with the
+/// status it names.
+pub(crate) fn problem(value: &serde_json::Value) -> Result<Response> {
+    let status = value["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(500);
+    let mut resp = Response::from_json(value)?.with_status(status);
+    resp.headers_mut().set("Content-Type", PROBLEM_CONTENT_TYPE)?;
+    resp.headers_mut().set("Cache-Control", "no-store")?;
     Ok(resp)
 }
 
@@ -55,7 +66,7 @@ pub async fn api(req: Request, env: &Env, path: &str, ctx: &worker::Context) -> 
                     return json(&body, 400);
                 }
             };
-            let page = super::decide_request(&req, env, &page_path, Some(ctx)).await.page;
+            let page = super::decide_request(&req, env, &page_path, ctx).await.page;
             let mut resp = json(&page, 200)?;
             resp.headers_mut().set("Vary", VARY)?;
             Ok(resp)

@@ -5,6 +5,12 @@
 //!
 //! Fails closed: any problem with the bundle, the keys or the policy gives
 //! the generic tier, logged with its reason, never a 5xx for the visitor.
+//!
+//! The origin's API (`/v1/`, `/.well-known/jwks.json`) goes to the `ORIGIN`
+//! binding without its test-only headers, never to the page upstream: a
+//! failed forward answers 502 `origin_unavailable`, and `/v1/admin/` is
+//! answered 404 here unless `SG_FORWARD_ADMIN=1` (local development and
+//! tests only). See [`crate::serve::forward`].
 
 mod endpoints;
 mod feed;
@@ -16,6 +22,7 @@ use worker::{event, Context as WorkerContext, Env, Request, Response, Result};
 
 use crate::eval::{Context, Decision};
 use crate::failure::FailureCode;
+use crate::serve::forward::{api_route, forward_admin, forwards_header, not_found, origin_unavailable, ApiRoute};
 use crate::serve::url::host_of;
 use crate::serve::{bundle_from, BUNDLE_HEADER};
 
@@ -36,6 +43,14 @@ fn context(req: &Request, state: &GateState, path: &str) -> Option<Context> {
     })
 }
 
+/// The request's bundle (`Sg-Bundle`, else the `sg_bundle` cookie), if any.
+fn bundle_of(req: &Request) -> Option<String> {
+    let headers = req.headers();
+    let header = headers.get(BUNDLE_HEADER).ok().flatten();
+    let cookie = headers.get("Cookie").ok().flatten();
+    bundle_from(header.as_deref(), cookie.as_deref()).map(str::to_string)
+}
+
 /// Decides for a request to the page at `path`; a failure is a generic
 /// decision with a reason.
 pub(crate) fn decide(req: &Request, state: &mut GateState, path: &str) -> (Decision, bool) {
@@ -43,11 +58,7 @@ pub(crate) fn decide(req: &Request, state: &mut GateState, path: &str) -> (Decis
         let d = Decision::failed(&state.policy_version(), FailureCode::NoTenant, "no tenant for this host".into());
         return (d, false);
     };
-    let headers = req.headers();
-    let header = headers.get(BUNDLE_HEADER).ok().flatten();
-    let cookie = headers.get("Cookie").ok().flatten();
-    let token = bundle_from(header.as_deref(), cookie.as_deref());
-    state.decide(token, &ctx)
+    state.decide(bundle_of(req).as_deref(), &ctx)
 }
 
 /// A request's decision and what each audience may see of it.
@@ -80,11 +91,19 @@ pub fn shim_config() -> String {
 
 /// Loads the isolate's state and decides for `req` as a request for the page
 /// at `path`; a configuration problem gives the generic decision with its
-/// reason, and so does a revocation feed too old to trust.
-pub(crate) async fn decide_request(req: &Request, env: &Env, path: &str, ctx: Option<&WorkerContext>) -> Decided {
+/// reason, and so does a revocation feed too old to trust. Only a request
+/// that carries a bundle waits for the feed, and only for its own tenant's.
+pub(crate) async fn decide_request(req: &Request, env: &Env, path: &str, ctx: &WorkerContext) -> Decided {
     match GateState::load(env).await {
         Ok(state) => {
-            let fresh = feed::ensure(state.clone(), env, ctx).await;
+            let tenant = match bundle_of(req) {
+                Some(_) => state.borrow().config.tenant_for(&host_of(&req.inner().url())).map(str::to_string),
+                None => None,
+            };
+            let fresh = match &tenant {
+                Some(tenant) => feed::ensure(state.clone(), env, ctx, tenant).await,
+                None => Ok(()),
+            };
             let mut st = state.borrow_mut();
             let (decision, cached) = match fresh {
                 Ok(()) => decide(req, &mut st, path),
@@ -129,20 +148,42 @@ fn fault_injection(env: &Env) {
     }
 }
 
-/// Whether `path` is the origin's API, which the gate forwards unchanged to
-/// the `ORIGIN` service binding (same host, so the browser's cookies apply).
-fn is_origin_api(path: &str) -> bool {
-    path.starts_with("/v1/") || path == "/.well-known/jwks.json"
+/// Sends `req` on to the origin, without its test-only headers (see
+/// [`crate::serve::forward`]); method, body and every other header unchanged.
+async fn forward(req: Request, origin: &worker::Fetcher) -> Result<Response> {
+    let headers = req.headers().clone(); // a copy: the incoming headers are immutable
+    let test_only: Vec<String> = headers.keys().filter(|name| !forwards_header(name)).collect();
+    for name in test_only {
+        headers.delete(&name)?;
+    }
+    let init = web_sys::RequestInit::new();
+    init.set_headers(headers.as_ref());
+    let request = web_sys::Request::new_with_request_and_init(req.inner(), &init).map_err(worker::Error::from)?;
+    origin.fetch_request(Request::from(request)).await
+}
+
+/// The origin's API through the `ORIGIN` binding. Whatever goes wrong, the
+/// request never goes to the page upstream: a failed forward is a 502.
+async fn to_origin(req: Request, env: &Env) -> Result<Response> {
+    let Ok(origin) = env.service("ORIGIN") else {
+        return endpoints::json(&serde_json::json!({ "error": "no origin is bound to this gate" }), 404);
+    };
+    match forward(req, &origin).await {
+        Ok(resp) => Ok(resp),
+        Err(e) => {
+            state::log(&serde_json::json!({ "sg": "origin_unavailable", "problem": e.to_string() }));
+            endpoints::problem(&origin_unavailable())
+        }
+    }
 }
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: WorkerContext) -> Result<Response> {
     let path = req.path();
-    if is_origin_api(&path) {
-        return match env.service("ORIGIN") {
-            Ok(origin) => origin.fetch_request(req).await,
-            Err(_) => endpoints::json(&serde_json::json!({ "error": "no origin is bound to this gate" }), 404),
-        };
+    match api_route(&path, forward_admin(state::var(&env, "SG_FORWARD_ADMIN").as_deref())) {
+        ApiRoute::Origin => return to_origin(req, &env).await,
+        ApiRoute::Refused => return endpoints::problem(&not_found()),
+        ApiRoute::Page => {}
     }
     if path.starts_with("/__sg/") {
         return endpoints::api(req, &env, &path, &ctx).await;

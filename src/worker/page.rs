@@ -5,9 +5,11 @@
 //! `Set-Cookie`, goes back to the browser as it is, so an open redirect at the
 //! origin cannot make the gate fetch another site under the shop's name), and
 //! carries the decision headers only as far as the policy's upstream exposure
-//! allows. Requests that carry a decision are marked `cache: no-store`, so no
-//! cache between the gate and the origin can hand one visitor's page to
-//! another.
+//! allows. The bundle (`Sg-Bundle`, the `sg_bundle` cookie) and the origin's
+//! session cookie never reach the page upstream: it gets the decision, not
+//! the signals, and the site's other cookies unchanged. Requests that carry
+//! a decision are marked `cache: no-store`, so no cache between the gate and
+//! the origin can hand one visitor's page to another.
 
 use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Request, Response, Result};
@@ -16,16 +18,16 @@ use super::state::{log, GateState};
 use super::{decide_request, Decided};
 use crate::eval::{Decision, Tier};
 use crate::model::policy::Field;
-use crate::serve::is_page;
-use crate::serve::markup::{DROPPED_HEADERS, GENERIC_JSON, VARY};
+use crate::serve::markup::{DROPPED_HEADERS, GATE_COOKIES, GENERIC_JSON, VARY};
 use crate::serve::url::{path_and_query, path_of};
 use crate::serve::PageView;
+use crate::serve::{is_page, without_cookies};
 
 /// Serves one page request. Never answers 5xx for a visitor's bundle.
 pub async fn serve(req: Request, env: &Env, ctx: &worker::Context) -> Result<Response> {
     let url = req.inner().url();
     let Decided { decision, cached, cache_bytes, page, upstream, upstream_url, log_all } =
-        decide_request(&req, env, path_of(&url), Some(ctx)).await;
+        decide_request(&req, env, path_of(&url), ctx).await;
     if log_all || decision.error.is_some() {
         log(&serde_json::json!({
             "sg": "decision",
@@ -82,10 +84,18 @@ pub(crate) fn upstream_target(base: &str, url: &str) -> String {
 }
 
 async fn fetch_page(req: Request, env: &Env, upstream: Option<&str>, forwarded: &Forwarded) -> Result<Response> {
-    // A copy made by the runtime (one call), then the dropped names removed.
+    // A copy made by the runtime (one call), then the dropped names removed,
+    // and the gate's cookies (the bundle, the origin's session) taken out.
     let headers: Headers = req.headers().clone();
     for name in DROPPED_HEADERS {
         headers.delete(name)?;
+    }
+    if let Some(cookie) = headers.get("Cookie")? {
+        match without_cookies(&cookie, &GATE_COOKIES) {
+            Some(rest) if rest == cookie => {}
+            Some(rest) => headers.set("Cookie", &rest)?,
+            None => headers.delete("Cookie")?,
+        }
     }
     if let Some(tier) = &forwarded.tier {
         headers.set("Sg-Tier", tier)?;

@@ -1,12 +1,14 @@
 // The module Worker's entry. It calls the Rust gate (wasm) and, should the
 // gate itself fail (a trap, a runtime error), still fails closed: the page is
 // served with every personalised element removed and the generic tier, using
-// workerd's built-in HTMLRewriter. The visitor never sees a 5xx for that.
+// workerd's built-in HTMLRewriter. The visitor never sees a 5xx for a page;
+// the origin's API (never sent to the page upstream) answers 502.
 import * as gate from "./index.js";
 
-// Selectors, dropped headers, Vary and the generic decision come from the
-// Rust side (src/serve/markup.rs), read once here, so this fallback filter
-// and the gate's own cannot drift apart.
+// Selectors, dropped headers and cookies, Vary, the generic decision, the
+// origin API's paths and its 502 problem come from the Rust side
+// (src/serve/markup.rs), read once here, so this fallback and the gate's own
+// rules cannot drift apart.
 const C = JSON.parse(gate.shimConfig());
 
 // The upstream target as the Rust side builds it: the configured base, then
@@ -18,12 +20,41 @@ function upstreamTarget(base, url) {
   return target;
 }
 
+// The Cookie header without the gate's cookies (the bundle, the origin's
+// session), the others kept byte for byte: as `without_cookies` in Rust
+// (pairs split at `;` and `,`, each kept with the separator before it).
+function withoutGateCookies(header) {
+  const parts = header.split(/([;,])/);
+  const name = (pair) => (pair.includes("=") ? pair.slice(0, pair.indexOf("=")) : pair).trim();
+  let kept = "";
+  let removed = false;
+  for (let i = 0; i < parts.length; i += 2) {
+    if (C.gateCookies.includes(name(parts[i]))) { removed = true; continue; }
+    if (kept !== "") kept += parts[i - 1];
+    kept += parts[i];
+  }
+  if (!removed) return header;
+  const rest = kept.replace(/^\s+/, "");
+  return rest.trim() === "" ? null : rest;
+}
+
+// The origin's API (src/serve/forward.rs): never sent to the page upstream.
+function isOriginApi(pathname) {
+  return pathname.startsWith(C.apiPrefix) || C.apiPaths.includes(pathname);
+}
+
 // Same rules as the Rust side: method and body kept, redirects not followed,
-// no cache between the gate and the origin.
+// no cache between the gate and the origin, no bundle and no session.
 function failsafeRequest(request, env) {
   const url = new URL(request.url);
   const headers = new Headers(request.headers);
   for (const h of C.droppedHeaders) headers.delete(h);
+  const cookie = headers.get("Cookie");
+  if (cookie !== null) {
+    const rest = withoutGateCookies(cookie);
+    if (rest === null) headers.delete("Cookie");
+    else if (rest !== cookie) headers.set("Cookie", rest);
+  }
   headers.set("Sg-Tier", "generic");
   headers.set("Sg-Segments", "");
   headers.set("Sg-Decision", C.genericJson);
@@ -43,6 +74,11 @@ function isPage(contentType) {
 
 async function failClosed(request, env) {
   const url = new URL(request.url);
+  // The origin's API never falls back to the page upstream (it would carry
+  // the method, body, Authorization and session there): 502 instead.
+  if (isOriginApi(url.pathname)) {
+    return new Response(C.originUnavailable, { status: 502, headers: { "Content-Type": C.problemType, "Cache-Control": "no-store" } });
+  }
   if (url.pathname.startsWith("/__sg/")) {
     return new Response(C.genericJson, { status: 503, headers: { "Content-Type": "application/json", "Cache-Control": "private, no-store" } });
   }

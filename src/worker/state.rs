@@ -47,7 +47,8 @@ thread_local! {
     static STATE: RefCell<Option<Rc<RefCell<GateState>>>> = const { RefCell::new(None) };
 }
 
-fn var(env: &Env, name: &str) -> Option<String> {
+/// A variable, else a secret, of that name.
+pub(crate) fn var(env: &Env, name: &str) -> Option<String> {
     env.var(name).ok().map(|v| v.to_string()).or_else(|| env.secret(name).ok().map(|s| s.to_string()))
 }
 
@@ -142,6 +143,10 @@ impl GateState {
                 if gate.is_ok() {
                     st.retry = None;
                     st.cache.clear();
+                    // A new gate holds none of the feed's revocations: read it again.
+                    if let Some(feed) = st.feed.as_mut() {
+                        feed.reset();
+                    }
                 }
                 st.gate = gate;
             }
@@ -152,12 +157,10 @@ impl GateState {
         let retry = gate.as_ref().err().map(|_| (crate::clock::now_ms() + backoff_ms(1), 1));
         let cache = BundleCache::with_limits(crate::serve::DEFAULT_CAPACITY, config.cache_bytes);
         let feed = config.revocation_feed.as_deref().map(|source| {
-            let source = match source {
+            super::feed::FeedState::new(match source {
                 "origin" => super::feed::FeedSource::Origin,
                 url => super::feed::FeedSource::Url(url.to_string()),
-            };
-            let tenants = config.tenant.iter().chain(config.tenants_by_host.values()).cloned();
-            super::feed::FeedState::new(source, tenants)
+            })
         });
         let state = Rc::new(RefCell::new(GateState { config, gate, cache, retry, feed }));
         STATE.with(|s| *s.borrow_mut() = Some(state.clone()));

@@ -10,6 +10,7 @@
 //! - `governance`: merges, deletion, retention, intake, roles, webhooks and metrics;
 //! - `governance_props`: governance invariants over random operation sequences;
 //! - `webhook_vectors`: webhook signature vectors (`tests/vectors/webhooks/`);
+//! - `gate_names`: the cookies and headers the gate keeps from the page upstream;
 //! - `portable_native`: the checks that also run in Node and Chromium.
 //!
 //! Shared helpers live in `fixtures`.
@@ -29,6 +30,7 @@ mod crypto_vectors;
 mod eval_golden;
 mod eval_props;
 mod fuzz_replay;
+mod gate_names;
 mod governance;
 mod governance_props;
 mod layers;

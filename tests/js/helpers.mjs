@@ -68,18 +68,27 @@ export async function freePort() {
  * `/__sg/health`), or `null` to wait only until the port accepts connections,
  * so the first request reaches a Worker that has served nothing yet;
  * `origin`, variables for the origin Worker (build/origin), started beside
- * the gate in the same workerd and bound to it as `ORIGIN`.
+ * the gate in the same workerd and bound to it as `ORIGIN`;
+ * `originScript`, a module to run as that origin instead of build/origin
+ * (with `origin` as its variables and no other binding), for tests of
+ * what the gate sends to and takes from the origin.
+ * A gate started without an origin polls no revocation feed (wrangler.toml
+ * sets `SG_REVOCATION_FEED = "origin"`) unless `vars` names one.
  * The result also has `dir` (its scratch directory; Durable Object storage
  * is under `dir/state`).
  */
-export async function startWorker(vars, { timeoutMs = 60000, config, script, probe = "/__sg/health", origin } = {}) {
+export async function startWorker(vars, { timeoutMs = 60000, config, script, probe = "/__sg/health", origin, originScript } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "sg-worker-"));
   const envFile = join(dir, "test.env");
+  if (!origin && !originScript && !config) vars = { SG_REVOCATION_FEED: "", ...vars };
   writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}='${v}'`).join("\n") + "\n");
   const port = await freePort();
   const wrangler = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
   const configs = [...(config ? ["--config", config] : [])];
-  if (origin) configs.push(...(config ? [] : ["--config", join(ROOT, "wrangler.toml")]), "--config", originConfig(dir, origin));
+  if (origin || originScript) {
+    const second = originScript ? scriptOriginConfig(dir, originScript, origin || {}) : originConfig(dir, origin);
+    configs.push(...(config ? [] : ["--config", join(ROOT, "wrangler.toml")]), "--config", second);
+  }
   const child = spawn(process.execPath, [wrangler, "dev", ...(script ? [script] : []), ...configs, "--local", "--ip", "127.0.0.1", "--port", String(port),
     "--env-file", envFile, "--show-interactive-dev-session=false", "--log-level", "log", "--persist-to", join(dir, "state")], {
     cwd: ROOT,
@@ -183,6 +192,30 @@ function originConfig(dir, vars) {
 }
 
 /**
+ * A config running `script` as the origin Worker (named as wrangler.toml's
+ * ORIGIN binding expects), with `vars` and nothing else. Returns its path.
+ */
+function scriptOriginConfig(dir, script, vars) {
+  const date = readFileSync(join(ROOT, "wrangler.origin.toml"), "utf8").match(/^compatibility_date = .*$/m)[0];
+  const toml = `name = "signalgate-origin"\nmain = ${JSON.stringify(script)}\n${date}\n\n[vars]\n` +
+    Object.entries(vars).map(([k, v]) => `${k} = ${JSON.stringify(String(v))}`).join("\n") + "\n";
+  const file = join(dir, "script-origin.toml");
+  writeFileSync(file, toml);
+  return file;
+}
+
+/**
+ * The origin Worker alone (build/origin, its Durable Objects in its own
+ * workerd), reached directly rather than through a gate: for what only the
+ * origin's tests may send (`Sg-Test-*` headers, which a gate drops).
+ * Resolves like `startWorker`.
+ */
+export async function startOrigin(vars, options = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "sg-origin-"));
+  return startWorker({}, { probe: "/v1/keys", ...options, config: originConfig(dir, vars) });
+}
+
+/**
  * Keys and secrets for an origin and the gate that trusts it:
  * { key, origin: {origin Worker vars}, gate: {gate vars} }.
  */
@@ -202,7 +235,9 @@ export function originStack(extraOrigin = {}, extraGate = {}) {
     SG_DATA_KEYS: newDataKeys(),
     ...extraOrigin,
   };
-  const gate = { SG_PUBLIC_KEYS: key.publicJwks, SG_REVOCATION_FEED: "origin", SG_LOG: "all", ...extraGate };
+  // SG_FORWARD_ADMIN: the tests reach the origin's admin routes through the
+  // gate's port (a deployed gate answers them 404).
+  const gate = { SG_PUBLIC_KEYS: key.publicJwks, SG_REVOCATION_FEED: "origin", SG_FORWARD_ADMIN: "1", SG_LOG: "all", ...extraGate };
   return { key, origin, gate, admin: origin.SG_ADMIN_TOKEN };
 }
 

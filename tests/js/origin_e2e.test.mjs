@@ -10,7 +10,7 @@ import { readdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import * as jose from "jose";
-import { startWorker, originStack, call as rawCall, pageParts, waitForLog } from "./helpers.mjs";
+import { startWorker, startOrigin, originStack, call as rawCall, pageParts, waitForLog } from "./helpers.mjs";
 import { checkResponse, checkRequest } from "./openapi.mjs";
 
 const GERMAN = "sgt_9b2a47d1c8", RUNNERS = "sgt_5d1e9a20c4";
@@ -42,14 +42,14 @@ const capture = (type, value, consent, extra = {}) => ({
 });
 const admin = { Authorization: `Bearer ${stack.admin}` };
 
-async function apiKey(tenant) {
-  const r = await call(`${w.url}/v1/admin/api-keys`, { method: "POST", headers: admin, body: { tenant, label: "tests" } });
+async function apiKey(tenant, base = w.url) {
+  const r = await call(`${base}/v1/admin/api-keys`, { method: "POST", headers: admin, body: { tenant, label: "tests" } });
   assert.equal(r.status, 201, r.text);
   return { Authorization: `Bearer ${r.body.api_key}` };
 }
 
-async function verify(tenant, subject) {
-  const r = await call(`${w.url}/v1/admin/subjects/${subject}/verify?tenant=${tenant}`, { method: "POST", headers: admin });
+async function verify(tenant, subject, base = w.url) {
+  const r = await call(`${base}/v1/admin/subjects/${subject}/verify?tenant=${tenant}`, { method: "POST", headers: admin });
   assert.equal(r.status, 200, r.text);
   return r.body;
 }
@@ -201,19 +201,26 @@ test("revoking a consent reaches the gate within one second, and the revoking ca
 });
 
 test("a crash between writes leaves no partial event and no projection drift", async () => {
-  const key = await apiKey("demo-shop");
-  await call(`${w.url}/v1/signals`, { method: "POST", headers: key, body: capture("language", "en", "c-1", { subject_id: "u-crash" }) });
-  const before = await verify("demo-shop", "u-crash");
-  for (const n of [1, 3, 5]) {
-    const r = await call(`${w.url}/v1/signals`, { method: "POST", headers: { ...key, "Sg-Test-Crash-After": String(n) }, body: capture("interest", "yoga", "c-2", { subject_id: "u-crash" }) });
-    assert.equal(r.status, 500, r.text);
-    assert.equal(r.body.code, "storage");
-    const v = await verify("demo-shop", "u-crash");
-    assert.equal(v.events, before.events, `crash after ${n} statements: no partial event`);
-    assert.ok(v.chain_ok && v.projection_matches);
+  // Sg-Test-* headers are for the origin's own tests, and a gate never
+  // forwards them: this test talks to the origin directly.
+  const o = await startOrigin(stack.origin);
+  try {
+    const key = await apiKey("demo-shop", o.url);
+    await call(`${o.url}/v1/signals`, { method: "POST", headers: key, body: capture("language", "en", "c-1", { subject_id: "u-crash" }) });
+    const before = await verify("demo-shop", "u-crash", o.url);
+    for (const n of [1, 3, 5]) {
+      const r = await call(`${o.url}/v1/signals`, { method: "POST", headers: { ...key, "Sg-Test-Crash-After": String(n) }, body: capture("interest", "yoga", "c-2", { subject_id: "u-crash" }) });
+      assert.equal(r.status, 500, r.text);
+      assert.equal(r.body.code, "storage");
+      const v = await verify("demo-shop", "u-crash", o.url);
+      assert.equal(v.events, before.events, `crash after ${n} statements: no partial event`);
+      assert.ok(v.chain_ok && v.projection_matches);
+    }
+    const ok = await call(`${o.url}/v1/signals`, { method: "POST", headers: key, body: capture("interest", "yoga", "c-2", { subject_id: "u-crash" }) });
+    assert.equal(ok.status, 201);
+  } finally {
+    await o.stop();
   }
-  const ok = await call(`${w.url}/v1/signals`, { method: "POST", headers: key, body: capture("interest", "yoga", "c-2", { subject_id: "u-crash" }) });
-  assert.equal(ok.status, 201);
 });
 
 /** The SQLite file of the Durable Object holding `subject`'s ledger. */

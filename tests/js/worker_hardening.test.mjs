@@ -4,11 +4,17 @@
 // target, upstream exposure, route boundaries, policy load retries, the
 // cache's byte budget, caches between the gate and the origin, the
 // development signer, the tenant's host, pages without a text/html type,
-// and what the health endpoint tells the public. Each test fails on the
-// request path as it was before these fixes.
+// what the health endpoint tells the public, the origin's API when the gate
+// fails, what the page upstream and the origin may receive, and the
+// revocation feed per tenant. Each test fails on the request path as it was
+// before these fixes.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
+import { connect } from "node:net";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startWorker, newKey, claims, pageParts, freePort, waitForLog, rawRequest, POLICY } from "./helpers.mjs";
 
 const RUNNERS = "sgt_5d1e9a20c4", ADS = "sgt_c2d9f4e817";
@@ -259,5 +265,205 @@ test("13. /__sg/health gives the public a status; the details go to the log", as
     assert.doesNotMatch(text, /SG_POLICY|problem/);
   } finally {
     await broken.stop();
+  }
+});
+
+// A stand-in for the origin Worker, bound to the gate as ORIGIN: it answers
+// the revocation feed from its FEED variable ({"tenant": {"bundles": [...],
+// "delay": ms}}), logs what reaches it, takes 1.5 s on /v1/slow, and echoes
+// every other request (method, path, headers) as JSON.
+const FAKE_ORIGIN = `
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const feed = url.pathname.match(/^\\/v1\\/tenants\\/([^/]+)\\/revocations$/);
+    if (feed) {
+      const since = Number(url.searchParams.get("since") || 0);
+      console.log("fake-origin feed " + feed[1] + " since=" + since);
+      const conf = JSON.parse(env.FEED || "{}")[feed[1]] || {};
+      if (conf.delay) await sleep(conf.delay);
+      const bundles = conf.bundles || [];
+      return Response.json({ seq: bundles.length, bundles: since < bundles.length ? bundles.slice(since) : [], more: false });
+    }
+    console.log("fake-origin saw " + request.method + " " + url.pathname);
+    if (url.pathname === "/v1/slow") await sleep(1500);
+    return Response.json({ method: request.method, path: url.pathname, headers: Object.fromEntries(request.headers) });
+  },
+};
+`;
+const fakeOrigin = () => {
+  const file = join(mkdtempSync(join(tmpdir(), "sg-fake-origin-")), "origin.mjs");
+  writeFileSync(file, FAKE_ORIGIN);
+  return file;
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const later = () => Math.floor(Date.now() / 1000) + 3600;
+
+test("14. the origin's API never falls back to the page upstream: when the gate fails while forwarding, 502", async () => {
+  const upstream = await server(() => ({ body: PAGE }));
+  const g = await startWorker({ SG_PUBLIC_KEYS: key.publicJwks, SG_UPSTREAM: upstream.url, SG_FAULT_INJECTION: "panic", SG_REVOCATION_FEED: "" },
+    { originScript: fakeOrigin() });
+  try {
+    // An API call is on its way to the origin when a page request panics
+    // the gate: the shim fails every request in flight.
+    const pending = fetch(`${g.url}/v1/slow`, { method: "POST", body: '{"a":1}',
+      headers: { "Content-Type": "application/json", Authorization: "Bearer api-secret", Cookie: "sg_session=sess" } });
+    await sleep(300);
+    const page = await fetch(`${g.url}/`);
+    assert.deepEqual(pageParts(await page.text()).segments, [], "the page itself fails closed");
+    const api = await pending;
+    assert.equal(api.status, 502);
+    assert.equal(api.headers.get("content-type"), "application/problem+json");
+    assert.equal(api.headers.get("cache-control"), "no-store");
+    const body = await api.json();
+    assert.equal(body.type, "urn:signalgate:problem:origin_unavailable");
+    assert.deepEqual([body.status, body.code], [502, "origin_unavailable"]);
+    assert.ok(body.title && body.detail);
+    const leaked = upstream.seen.filter((r) => r.url.startsWith("/v1/") || r.headers.authorization || /sg_session/.test(r.headers.cookie || ""));
+    assert.deepEqual(leaked, [], "the API request reached the page upstream");
+    assert.ok(await waitForLog(g, /"sg":"gate_failure","reason":"exception"/), g.logs());
+  } finally {
+    await g.stop();
+    await upstream.close();
+  }
+});
+
+test("15. the page upstream never gets the bundle or the origin's session; the site's cookies pass unchanged", async () => {
+  const token = runner();
+  const headers = { Cookie: `a=1; sg_bundle=${token}; sg_session=sess; b=2`, "Sg-Bundle": token, Authorization: "Basic c2l0ZTphdXRo" };
+  const resp = await fetch(`${w.url}/p`, { headers });
+  assert.deepEqual(pageParts(await resp.text()).segments, [RUNNERS], "the gate itself still reads the bundle");
+  const got = origin.seen.at(-1).headers;
+  assert.equal(got.cookie, "a=1; b=2");
+  assert.equal(got["sg-bundle"], undefined);
+  assert.equal(got.authorization, "Basic c2l0ZTphdXRo", "the site's own auth is kept");
+  await fetch(`${w.url}/p`, { headers: { Cookie: `sg_bundle=${token}; __Host-sg_session=s` } });
+  assert.equal(origin.seen.at(-1).headers.cookie, undefined, "nothing else: no Cookie header at all");
+  await fetch(`${w.url}/p`, { headers: { Cookie: "a=1;b=2" } });
+  assert.equal(origin.seen.at(-1).headers.cookie, "a=1;b=2", "untouched when there is nothing to take out");
+  // Two Cookie headers, which the runtime joins with ", ".
+  await new Promise((resolve) => {
+    const s = connect(new URL(w.url).port, "127.0.0.1", () =>
+      s.write(`GET /p HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nCookie: sg_bundle=${token}; b=2\r\nConnection: close\r\n\r\n`));
+    s.on("data", () => {});
+    s.on("close", resolve);
+  });
+  assert.equal(origin.seen.at(-1).headers.cookie, "a=1; b=2");
+  // The shim's fail-closed path drops the same names.
+  const faulty = await startWorker({ SG_PUBLIC_KEYS: key.publicJwks, SG_UPSTREAM: origin.url, SG_FAULT_INJECTION: "panic" });
+  try {
+    const failed = await fetch(`${faulty.url}/p`, { headers });
+    assert.deepEqual(pageParts(await failed.text()).segments, []);
+    const seen = origin.seen.at(-1).headers;
+    assert.equal(seen.cookie, "a=1; b=2");
+    assert.equal(seen["sg-bundle"], undefined);
+    assert.equal(seen.authorization, "Basic c2l0ZTphdXRo");
+  } finally {
+    await faulty.stop();
+  }
+});
+
+test("16. test-only headers and the origin's admin routes stay at the gate", async () => {
+  const script = fakeOrigin();
+  const g = await startWorker({ SG_PUBLIC_KEYS: key.publicJwks, SG_REVOCATION_FEED: "" }, { originScript: script });
+  try {
+    const echo = await (await fetch(`${g.url}/v1/echo`, { headers: { "Sg-Test-Crash-After": "1", "sg-test-other": "x", Authorization: "Bearer k" } })).json();
+    assert.deepEqual(Object.keys(echo.headers).filter((h) => h.startsWith("sg-test-")), []);
+    assert.equal(echo.headers.authorization, "Bearer k");
+    for (const path of ["/v1/admin/api-keys", "/v1//admin/api-keys", "/v1/Admin/subjects/u/verify", "/v1/admin"]) {
+      const r = await fetch(`${g.url}${path}`, { method: "POST", body: "{}", headers: { Authorization: "Bearer admin" } });
+      assert.equal(r.status, 404, path);
+      assert.equal(r.headers.get("content-type"), "application/problem+json", path);
+      const body = await r.json();
+      assert.deepEqual([body.type, body.code, body.status], ["urn:signalgate:problem:not_found", "not_found", 404], path);
+    }
+    assert.doesNotMatch(g.logs(), /fake-origin saw POST \/v1\/+admin/i, "an admin request reached the origin");
+  } finally {
+    await g.stop();
+  }
+  // SG_FORWARD_ADMIN=1 (local development and tests only) forwards them.
+  const dev = await startWorker({ SG_PUBLIC_KEYS: key.publicJwks, SG_REVOCATION_FEED: "", SG_FORWARD_ADMIN: "1" }, { originScript: script });
+  try {
+    const r = await fetch(`${dev.url}/v1/admin/api-keys`, { method: "POST", body: "{}" });
+    assert.equal(r.status, 200);
+    assert.equal((await r.json()).path, "/v1/admin/api-keys");
+  } finally {
+    await dev.stop();
+  }
+});
+
+test("17. as deployed (wrangler.toml), the gate polls the origin's revocation feed", async () => {
+  const feed = { "demo-shop": { bundles: [{ bundle_id: "b-fed", expires_at: later() }] } };
+  // No SG_REVOCATION_FEED given: the value is wrangler.toml's.
+  const g = await startWorker({ SG_PUBLIC_KEYS: key.publicJwks, SG_UPSTREAM: origin.url, SG_LOG: "all" },
+    { originScript: fakeOrigin(), origin: { FEED: JSON.stringify(feed) } });
+  try {
+    const revoked = key.signer.sign(claims({ n: 1, jti: "b-fed" }));
+    const page = async (token) => pageParts(await (await fetch(`${g.url}/`, { headers: cookie(token) })).text()).segments;
+    assert.deepEqual(await page(revoked), [], "a bundle in the feed is refused");
+    assert.ok(await waitForLog(g, /"reason":"revoked"/), g.logs());
+    assert.deepEqual(await page(runner()), [RUNNERS]);
+  } finally {
+    await g.stop();
+  }
+});
+
+test("18. the feed per tenant: a slow feed fails closed in time for its own tenant only, and revokes nobody else's bundles", async () => {
+  const other = newKey();
+  const policy = JSON.parse(POLICY);
+  delete policy.tenant;
+  const feed = {
+    "demo-shop": { bundles: [{ bundle_id: "b-shared", expires_at: later() }] },
+    "other-shop": { bundles: [] },
+    "slow-shop": { delay: 5000 },
+  };
+  const g = await startWorker({
+    SG_PUBLIC_KEYS: JSON.stringify({ keys: [...JSON.parse(key.publicJwks).keys, ...JSON.parse(other.publicJwks).keys] }),
+    SG_TENANT: "",
+    SG_TENANTS: JSON.stringify({ "shop-a.example": "demo-shop", "shop-b.example": "other-shop", "shop-c.example": "slow-shop" }),
+    SG_KEY_TENANTS: JSON.stringify({ [key.kid]: ["demo-shop"], [other.kid]: ["other-shop", "slow-shop"] }),
+    SG_POLICY: JSON.stringify(policy),
+    SG_UPSTREAM: origin.url,
+    SG_LOG: "all",
+  }, { originScript: fakeOrigin(), origin: { FEED: JSON.stringify(feed) } });
+  try {
+    const page = async (host, token) => {
+      const t0 = Date.now();
+      const r = await rawRequest(`${g.url}/`, { headers: { Host: host, ...(token ? cookie(token) : {}) } });
+      return { segments: pageParts(r.text).segments, ms: Date.now() - t0 };
+    };
+    // The slow tenant: a visitor without a bundle is not held up at all; one
+    // with a bundle waits one poll timeout, then fails closed.
+    const anon = await page("shop-c.example");
+    assert.ok(anon.ms < 250, `a request without a bundle waited ${anon.ms} ms for the feed`);
+    const slow = await page("shop-c.example", other.signer.sign(claims({ n: 1, ten: "slow-shop" })));
+    assert.deepEqual(slow.segments, []);
+    assert.ok(slow.ms < 1500, `the slow feed held a request for ${slow.ms} ms`);
+    assert.ok(await waitForLog(g, /"reason":"revocations_stale"/), g.logs());
+    // The other tenants are served on their own feeds meanwhile.
+    assert.deepEqual((await page("shop-a.example", runner())).segments, [RUNNERS]);
+    assert.deepEqual((await page("shop-b.example", other.signer.sign(claims({ n: 1, ten: "other-shop" })))).segments, [RUNNERS]);
+    // demo-shop's feed revokes demo-shop's b-shared, not other-shop's.
+    assert.deepEqual((await page("shop-a.example", key.signer.sign(claims({ n: 1, jti: "b-shared" })))).segments, []);
+    const theirs = other.signer.sign(claims({ n: 1, ten: "other-shop", jti: "b-shared" }));
+    assert.deepEqual((await page("shop-b.example", theirs)).segments, [RUNNERS]);
+  } finally {
+    await g.stop();
+  }
+});
+
+test("19. requests waiting for the feed share one refresh", async () => {
+  const g = await startWorker({ SG_PUBLIC_KEYS: key.publicJwks, SG_UPSTREAM: origin.url, SG_REVOCATION_FEED: "origin" },
+    { originScript: fakeOrigin(), origin: { FEED: JSON.stringify({ "demo-shop": { delay: 150 } }) } });
+  try {
+    // Eight visitors at once on an isolate that has never read the feed.
+    const tokens = Array.from({ length: 8 }, () => runner());
+    const pages = await Promise.all(tokens.map(async (t) => pageParts(await (await fetch(`${g.url}/`, { headers: cookie(t) })).text())));
+    assert.deepEqual(pages.map((p) => p.segments), tokens.map(() => [RUNNERS]));
+    const polls = g.logs().match(/fake-origin feed demo-shop/g) || [];
+    assert.equal(polls.length, 1, `the feed was polled ${polls.length} times:\n${g.logs()}`);
+  } finally {
+    await g.stop();
   }
 });
