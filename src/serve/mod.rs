@@ -12,6 +12,7 @@ mod config;
 pub mod feed;
 pub mod forward;
 pub mod markup;
+pub mod metrics;
 mod request;
 pub mod url;
 mod view;

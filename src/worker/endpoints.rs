@@ -7,6 +7,9 @@
 //!   `path`, as that page's code may see it (for client-rendered pages).
 //!   `path` is required, so the purposes applied are those of the page's own
 //!   route, not of this endpoint's.
+//! - `GET /__sg/metrics`: this isolate's decision counters in the Prometheus
+//!   text format, for `Authorization: Bearer <SG_METRICS_TOKEN>`; without
+//!   that variable the endpoint does not exist (404).
 
 use worker::{Env, Method, Request, Response, Result};
 
@@ -69,6 +72,38 @@ pub async fn api(req: Request, env: &Env, path: &str, ctx: &worker::Context) -> 
             let page = super::decide_request(&req, env, &page_path, ctx).await.page;
             let mut resp = json(&page, 200)?;
             resp.headers_mut().set("Vary", VARY)?;
+            Ok(resp)
+        }
+        (Method::Get, "/__sg/metrics") => {
+            let expected = super::state::var(env, "SG_METRICS_TOKEN").filter(|t| t.len() >= 16);
+            let given = req
+                .headers()
+                .get("Authorization")
+                .ok()
+                .flatten()
+                .and_then(|h| h.strip_prefix("Bearer ").map(str::to_string));
+            let authorised = match (&expected, &given) {
+                (Some(e), Some(g)) => {
+                    e.len() == g.len() && bool::from(subtle::ConstantTimeEq::ct_eq(e.as_bytes(), g.as_bytes()))
+                }
+                _ => false,
+            };
+            if expected.is_none() {
+                return json(&serde_json::json!({ "error": "not found" }), 404);
+            }
+            if !authorised {
+                return json(&serde_json::json!({ "error": "unauthorized" }), 401);
+            }
+            let text = match GateState::load(env).await {
+                Ok(s) => {
+                    let st = s.borrow();
+                    st.counters.prometheus(&st.isolate)
+                }
+                Err(_) => String::new(),
+            };
+            let mut resp = Response::ok(text)?;
+            resp.headers_mut().set("Content-Type", "text/plain; version=0.0.4")?;
+            resp.headers_mut().set("Cache-Control", "no-store")?;
             Ok(resp)
         }
         _ => json(&serde_json::json!({ "error": "not found" }), 404),

@@ -28,10 +28,14 @@ pub async fn serve(req: Request, env: &Env, ctx: &worker::Context) -> Result<Res
     let url = req.inner().url();
     let Decided { decision, cached, cache_bytes, page, upstream, upstream_url, log_all } =
         decide_request(&req, env, path_of(&url), ctx).await;
+    if let Ok(state) = GateState::load(env).await {
+        state.borrow_mut().counters.record(&decision, cached);
+    }
     if log_all || decision.error.is_some() {
         log(&serde_json::json!({
             "sg": "decision",
             "tier": decision.tier,
+            "freshness": decision.freshness,
             "segments": decision.segments.len(),
             "cached": cached,
             "cache_bytes": cache_bytes,

@@ -34,6 +34,10 @@ pub struct GateState {
     pub(crate) cache: BundleCache,
     /// The revocation feed, when one is configured.
     pub(crate) feed: Option<super::feed::FeedState>,
+    /// This isolate's decision counters (`/__sg/metrics`).
+    pub(crate) counters: crate::serve::metrics::GateCounters,
+    /// A random name for this isolate, to label its counters.
+    pub(crate) isolate: String,
     /// While `gate` is an error: when to try again (ms since the epoch) and
     /// how many attempts have failed.
     retry: Option<(f64, u32)>,
@@ -162,7 +166,11 @@ impl GateState {
                 url => super::feed::FeedSource::Url(url.to_string()),
             })
         });
-        let state = Rc::new(RefCell::new(GateState { config, gate, cache, retry, feed }));
+        let mut random = [0u8; 6];
+        let _ = getrandom::fill(&mut random);
+        let isolate = crate::codec::b64::encode(&random);
+        let counters = Default::default();
+        let state = Rc::new(RefCell::new(GateState { config, gate, cache, retry, feed, counters, isolate }));
         STATE.with(|s| *s.borrow_mut() = Some(state.clone()));
         Ok(state)
     }

@@ -25,7 +25,8 @@ policy.classes.price_band.ttl = "3s";
 policy.classes.price_band.retention = "6s";
 policy.classes.price_band.reconfirm_lead = "1s";
 const POLICY = JSON.stringify(policy);
-const stack = originStack({ SG_POLICY: POLICY }, { SG_POLICY: POLICY });
+const METRICS_TOKEN = "gate-metrics-token-0123456789";
+const stack = originStack({ SG_POLICY: POLICY }, { SG_POLICY: POLICY, SG_METRICS_TOKEN: METRICS_TOKEN });
 const admin = { Authorization: `Bearer ${stack.admin}` };
 let w;
 
@@ -265,4 +266,18 @@ test("metrics: Prometheus text and JSON for the tenant", async () => {
   assert.ok(text.split("\n").filter(Boolean).every((l) => l.startsWith("#") || l.startsWith("signalgate_")));
   const json = await call(`${w.url}/v1/admin/metrics?tenant=demo-shop&format=json`, { headers: admin });
   assert.ok(json.body.subjects > 3 && json.body.requests > json.body.rejected, json.text);
+});
+
+test("the gate counts its decisions: a bundle whose signals all expired is presented, withheld and counted", async () => {
+  assert.equal((await fetch(`${w.url}/__sg/metrics`)).status, 401, "the token is required");
+  const r = await call(`${w.url}/v1/signals`, { method: "POST", body: capture("price_band", "premium", "c-x") });
+  const bundle = r.cookies.sg_bundle;
+  await sleep(3500); // price_band lives 3 s
+  const page = await fetch(`${w.url}/`, { headers: { Cookie: `sg_bundle=${bundle}` } });
+  assert.equal(page.status, 200);
+  const text = await (await fetch(`${w.url}/__sg/metrics`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+  const expired = Number(text.match(/signalgate_gate_bundle_freshness_total\{[^}]*freshness="expired"\} (\d+)/)?.[1]);
+  assert.ok(expired >= 1, text);
+  assert.match(text, /signalgate_gate_decisions_total\{[^}]*tier="curated"\} 0\n/, "nothing of the expired bundle was used");
+  assert.match(text, /signalgate_gate_decisions_total\{[^}]*tier="contextual"\} [1-9]/, "the policy's fallback for a bundle without usable signals");
 });
