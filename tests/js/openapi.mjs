@@ -16,9 +16,14 @@
 //   method the path does not have, or a path the spec does not list, falls
 //   back to the spec's `x-signalgate-other-methods` / `x-signalgate-other-routes`),
 //   requires the status to be listed for it, the `Content-Type` media type to
-//   be one the spec lists, and the JSON body to validate against the schema.
-//   Resolves to { operationId, template, status, mediaType, body } and throws
-//   an Error naming the operation, the status and Ajv's errors otherwise.
+//   be one the spec lists, and the body to validate against that media type's
+//   schema: a JSON body (`application/json`, `*/*+json`) is parsed first; any
+//   other listed media type (a JWS as `application/jose`, an HTML page, the
+//   Prometheus text format) is accepted as text, and its schema, when the spec
+//   gives one, describes that text as a JSON Schema string (OpenAPI 3.1).
+//   Resolves to { operationId, template, status, mediaType, body } (`body` is
+//   the parsed JSON, or the text for other media types) and throws an Error
+//   naming the operation, the status and Ajv's errors otherwise.
 //
 //   await checkRequest(method, path, bodyObject)
 //     Validates a request body the tests are about to send against the
@@ -160,6 +165,12 @@ function headerOf(headers, name) {
 
 const mediaTypeOf = (contentType) => (contentType == null ? null : String(contentType).split(";")[0].trim().toLowerCase());
 
+/** Whether a media type's body is JSON (`application/json`, or any `+json` suffix such as `application/problem+json`). */
+export const isJsonMediaType = (mediaType) => {
+  const mt = mediaTypeOf(mediaType);
+  return mt === "application/json" || (mt !== null && /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+\+json$/.test(mt));
+};
+
 function ajvMessage(errors) {
   const list = (errors ?? []).slice(0, 12).map((e) => `  ${e.instancePath || "(root)"} ${e.message}${e.params && Object.keys(e.params).length ? ` ${JSON.stringify(e.params)}` : ""}`);
   if ((errors?.length ?? 0) > 12) list.push(`  ... and ${errors.length - 12} more`);
@@ -199,6 +210,16 @@ export async function checkResponse(method, path, response, bodyText) {
     throw new Error(`openapi: ${label}: Content-Type ${JSON.stringify(contentType)} is not one the spec lists (${listed.join(", ")})`);
   }
   if (text === undefined) throw new Error(`openapi: ${label}: no body text to check (pass bodyText)`);
+  if (!isJsonMediaType(mt)) {
+    // Text, not JSON: a schema describes the text itself (a string).
+    if (content[mt].schema !== undefined) {
+      const validate = await validatorAt([...respTokens, "content", mt, "schema"]);
+      if (!validate(text)) {
+        throw new Error(`openapi: ${label} (${mt}): the body does not match the schema:\n${ajvMessage(validate.errors)}\nbody: ${clip(text)}`);
+      }
+    }
+    return { operationId: found.operationId, template: found.template, status, mediaType: mt, body: text };
+  }
   let body;
   try {
     body = JSON.parse(text);

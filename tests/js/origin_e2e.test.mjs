@@ -247,7 +247,13 @@ test("tampering with a stored event is found, with the index of the first bad ev
   const file = ledgerFile(w.dir, "u-tamper");
   assert.ok(file && existsSync(file), "found the object's database");
   const db = new DatabaseSync(file);
-  db.prepare(`UPDATE events SET payload = replace(payload, '"yoga"', '"climbing"') WHERE seq = 4`).run();
+  // Events hold a salted digest of the value, never the value (erasure must
+  // leave the chain intact): tamper with what the capture event does hold.
+  const payload = () => db.prepare("SELECT payload FROM events WHERE seq = 4").get().payload;
+  const before = payload();
+  assert.match(before, /"op":"signal_captured"/);
+  db.prepare(`UPDATE events SET payload = replace(payload, '"preference-centre"', '"checkout"') WHERE seq = 4`).run();
+  assert.notEqual(payload(), before, "the stored event was changed");
   db.close();
   const v = await verify("demo-shop", "u-tamper");
   assert.equal(v.chain_ok, false);
