@@ -201,7 +201,25 @@ impl<'a, S: Store> Local<'a, S> {
             consents: vec![],
             signals: vec![],
         };
-        let out = self.ledger().merge_out(tenant, &record.source, caller, &order, now)?;
+        let out = match self.ledger().merge_out(tenant, &record.source, caller, &order, now) {
+            Ok(out) => out,
+            Err(e) => {
+                if e.status() < 500 {
+                    // The source refused: the merge failed, and does not
+                    // block another merge of the source.
+                    let _ = self.directory().set_merge_state(
+                        tenant,
+                        &record.merge_id,
+                        &["accepted"],
+                        "failed",
+                        None,
+                        Some(e.code()),
+                        now,
+                    );
+                }
+                return Err(e);
+            }
+        };
         self.sweep(tenant, now)?;
         let record = self.directory().merge(tenant, &record.merge_id)?.unwrap_or_else(|| record.clone());
         Ok(Reply { status: 200, body: json!({ "merge": record, "handed_over": out.body["handed_over"] }) })

@@ -25,7 +25,8 @@ pub struct MergeRecord {
     /// The policy's confidence, basis points.
     pub confidence_bp: u32,
     /// `review` (waiting for a person), `accepted` (being carried out),
-    /// `rejected`, `merged`, `split`.
+    /// `rejected`, `merged`, `split`, or `failed` (the source refused: it
+    /// was deleted or merged elsewhere meanwhile; `note` has the code).
     pub state: String,
     /// Who asked.
     pub requested_by: String,

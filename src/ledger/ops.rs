@@ -781,7 +781,8 @@ impl<'a, S: Store> Ledger<'a, S> {
                     .cloned()
                     .collect::<Vec<_>>()));
                 if let (Some(r), Some(obj)) = (role, j.as_object_mut()) {
-                    obj.retain(|k, _| r.sees_field(k));
+                    // `value_erased` goes with `value`.
+                    obj.retain(|k, _| r.sees_field(if k == "value_erased" { "value" } else { k }));
                 }
                 j
             })

@@ -688,3 +688,18 @@ fn metrics_count_what_is_usable_what_was_refused_and_how_fast_captures_reach_a_b
     assert_eq!(j["capture_to_bundle_seconds"]["p50"], 0, "captures are carried by the bundle issued with them");
     assert!(m.prometheus(TENANT).contains("signalgate_rejection_rate{tenant=\"demo-shop\"} 0.5"));
 }
+
+#[test]
+fn a_merge_whose_source_refuses_fails_and_blocks_nothing() {
+    let (policy, signer) = (policy(), signer());
+    let issuer = issuer(&policy, &signer);
+    let mut store = SqliteStore::in_memory().unwrap();
+    let mut l = local(&mut store, &issuer);
+    submit(&mut l, "gone-1", "interest", "hiking", "c-1", &["personalization"], T0);
+    l.ledger().delete_subject(TENANT, "gone-1", &service(), true, None, UnixTime(T0 + 1)).unwrap();
+    let e = l.request_merge(TENANT, "gone-1", "user-9", &ev(&["login"]), &service(), UnixTime(T0 + 2)).unwrap_err();
+    assert_eq!(e.code(), "subject_deleted");
+    let records = l.directory().merges(TENANT, None).unwrap();
+    assert_eq!((records[0].state.as_str(), records[0].note.as_deref()), ("failed", Some("subject_deleted")));
+    assert!(l.directory().merge_of_source(TENANT, "gone-1").unwrap().is_none(), "a failed merge blocks nothing");
+}

@@ -200,7 +200,11 @@ function routerRoutes() {
     segs = segs.map((seg) => {
       if (typeof seg !== "string") return seg;
       const dispatch = body.match(new RegExp(`match \\*${seg} \\{([\\s\\S]*?)_ =>`));
-      return dispatch ? [...dispatch[1].matchAll(/"([^"]+)"\s*=>/g)].map((d) => d[1]) : null;
+      // Literals whose arm answers (not the ones that `return Err(...)`, such
+      // as another method's actions answered 405).
+      return dispatch
+        ? [...dispatch[1].matchAll(/((?:"[^"]+"\s*\|\s*)*"[^"]+")\s*=>(?!\s*return)/g)].flatMap((d) => [...d[1].matchAll(/"([^"]+)"/g)].map((x) => x[1]))
+        : null;
     });
     for (const path of expand(segs)) out.push({ method: method.toLowerCase(), path, ...kind });
   });

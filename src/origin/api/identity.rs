@@ -98,6 +98,21 @@ async fn carry_out(env: &Env, tenant: &str, r: &MergeRecord, actor: ActorType, a
         serde_json::to_string(&order).unwrap_or_default(),
     );
     let out = super::super::call_subject(env, &call).await?;
+    if (400..500).contains(&out.status) {
+        // The source refused (deleted, merged elsewhere meanwhile): the merge
+        // failed, and does not block another merge of the source.
+        let code =
+            out.body.get("code").and_then(Json::as_str).filter(|c| crate::model::is_ident(c)).map(str::to_string);
+        let failed = DirectoryCall::SetMerge {
+            tenant: tenant.to_string(),
+            merge_id: r.merge_id.clone(),
+            from: vec!["accepted".into()],
+            state: "failed".into(),
+            by: None,
+            note: code,
+        };
+        let _ = super::super::call_directory(env, tenant, &failed).await;
+    }
     if out.status != 200 {
         return relay(&out);
     }

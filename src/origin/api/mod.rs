@@ -156,6 +156,7 @@ async fn route(
                 "lock" => SubjectOp::Lock,
                 "unlock" => SubjectOp::Unlock,
                 "maintain" => SubjectOp::Maintain,
+                "history" | "evidence" | "intake" => return Err(LedgerError::MethodNotAllowed),
                 _ => return Err(LedgerError::NotFound),
             };
             admin::subject(req, env, config, s, op, None, url).await
@@ -165,6 +166,7 @@ async fn route(
                 "history" => SubjectOp::History,
                 "evidence" => SubjectOp::Evidence,
                 "intake" => SubjectOp::IntakeList,
+                "verify" | "restore" | "lock" | "unlock" | "maintain" => return Err(LedgerError::MethodNotAllowed),
                 _ => return Err(LedgerError::NotFound),
             };
             admin::subject(req, env, config, s, op, None, url).await
