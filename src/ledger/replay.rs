@@ -97,6 +97,11 @@ pub(crate) fn apply(state: &mut SubjectState, e: &Event, values: &Values) {
                 c.granted = false;
                 c.split = true;
             }
+            // A signal captured here later under an imported consent loses it
+            // too: the consent went back with the split.
+            for s in state.signals.iter_mut().filter(|s| consents.contains(&s.consent_id)) {
+                s.consent_granted = false;
+            }
         }
         Change::SplitRestored { .. } => {
             // The merged versions come back; the caller reloads them from

@@ -62,14 +62,18 @@ pub enum Command {
                       signalgate policy diff old.json new.json --bundles bundles/ --keys keys.jwks --context ctx.json"
     )]
     Policy(PolicyCommand),
-    /// The origin's signal ledger over a SQLite file: submit, reconfirm, revoke, list, replay
+    /// The origin's signal ledger over a SQLite file: captures, merges, deletion, retention, evidence, webhooks
     #[command(
         subcommand,
         arg_required_else_help = true,
         after_help = "Examples:\n  signalgate ledger init --db ledger.db\n  \
                       signalgate ledger submit --db ledger.db --policy www/policy.json --key origin.jwk \\\n    \
                       --tenant demo-shop --subject u-1 capture.json\n  \
-                      signalgate ledger verify-chain --db ledger.db --tenant demo-shop"
+                      signalgate ledger verify-chain --db ledger.db --tenant demo-shop\n  \
+                      signalgate ledger evidence --db ledger.db --policy www/policy.json --key origin.jwk \\\n    \
+                      --tenant demo-shop --subject u-1 --out u-1.jws\n  \
+                      signalgate ledger check-evidence u-1.jws --jwks keys.jwks\n  \
+                      signalgate ledger webhooks deliver --db ledger.db --tenant demo-shop --watch 5"
     )]
     Ledger(crate::ledger_cli::LedgerCommand),
     /// Print a shell completion script

@@ -41,6 +41,12 @@ impl From<String> for Failure {
     }
 }
 
+impl From<signalgate::ledger::LedgerError> for Failure {
+    fn from(e: signalgate::ledger::LedgerError) -> Self {
+        Failure::Failed(format!("{} ({})", e, e.code()))
+    }
+}
+
 impl Failure {
     /// Writes the failure to `err` as `error: ...`, escaped.
     pub fn report(&self, err: &mut dyn Write) -> io::Result<()> {
@@ -82,7 +88,7 @@ pub fn run(command: Command, out: &mut dyn Write) -> Outcome {
 
 /// A note for the operator on standard error, escaped. A closed standard
 /// error is not worth failing over.
-fn note(text: &str) {
+pub(crate) fn note(text: &str) {
     let _ = writeln!(io::stderr(), "{}", Esc(text));
 }
 
@@ -131,7 +137,7 @@ pub(crate) fn clock() -> UnixTime {
     UnixTime(chrono::Utc::now().timestamp())
 }
 
-fn keys(path: &Path) -> Result<KeySet, Failure> {
+pub(crate) fn keys(path: &Path) -> Result<KeySet, Failure> {
     Ok(KeySet::from_json(&read(path)?).map_err(|e| format!("`{}`: {e}", shown(path)))?)
 }
 
@@ -208,7 +214,7 @@ fn inspect(a: &InspectArgs, out: &mut dyn Write) -> Outcome {
     )
 }
 
-/// The decision as text, one line per fact (unescaped: printed through [`line`]).
+/// The decision as text, one line per fact (unescaped: printed through [`line()`]).
 fn explain(d: &Decision) -> Vec<String> {
     let mut lines = vec![format!("tier: {}", d.tier.as_str()), format!("segments: {}", d.segments.join(" "))];
     if let Some(e) = &d.error {

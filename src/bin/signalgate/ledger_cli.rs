@@ -1,17 +1,30 @@
 //! `signalgate ledger ...`: the origin's ledger over a SQLite file, for
 //! operators and tests. The same operations (and the same SQL) as the origin
 //! Worker's Durable Objects.
+//!
+//! This file holds the grammar of every ledger subcommand and the first
+//! ones (capture, list, sweeps); the governance commands live beside it by
+//! concern: [`crate::identity_cli`] (merges), [`crate::retention_cli`]
+//! (deletion, locks, retention), [`crate::intake_cli`] (free-text intake),
+//! [`crate::evidence_cli`] (history, evidence packs), [`crate::webhooks_cli`]
+//! and [`crate::admin_cli`] (metrics, data key rotation). What they share
+//! (options, the origin over the file, printing) is in [`crate::ledger_ctx`].
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use signalgate::bundle::{Signer, SigningKey};
 use signalgate::ledger::entropy::OsEntropy;
-use signalgate::ledger::{ActorType, Caller, DataKeys, Issuer, Ledger, LedgerError, Reply, SqliteStore};
-use signalgate::{Policy, Span, UnixTime};
+use signalgate::ledger::{DataKeys, LedgerError, SqliteStore};
 
-use crate::commands::{clock, json, line, policy, read, shown, Failure};
+use crate::admin_cli::{MetricsArgs, RotateKeysArgs};
+use crate::commands::{line, read, shown, Failure};
+use crate::evidence_cli::{CheckEvidenceArgs, EvidenceArgs};
+use crate::identity_cli::{MergeArgs, MergesArgs, ReviewArgs, SplitArgs};
+use crate::intake_cli::{IntakeArgs, IntakeListArgs, IntakeMapArgs, IntakeTargetArgs};
+use crate::ledger_ctx::{with_local, Setup, SubjectArgs, WriteArgs};
+use crate::retention_cli::{DeleteArgs, DeleteSignalArgs, LockArgs};
+use crate::webhooks_cli::WebhooksCommand;
 
 /// The ledger subcommands.
 #[derive(Debug, Subcommand)]
@@ -26,8 +39,8 @@ pub enum LedgerCommand {
     Reconfirm(TargetArgs),
     /// Revoke a consent record (its signals leave every bundle)
     Revoke(TargetArgs),
-    /// List a subject's active signals and consent records
-    List(SubjectArgs),
+    /// List a subject's active signals and consent records (all, or as a role sees them)
+    List(ListArgs),
     /// Issue a fresh bundle for a subject (printed, with its summary)
     Bundle(WriteArgs),
     /// Expire the signals whose time has come, for every subject of a tenant
@@ -36,6 +49,47 @@ pub enum LedgerCommand {
     Replay(SweepArgs),
     /// Verify each subject's hash chain; name the first bad event
     VerifyChain(SweepArgs),
+    /// Merge one subject into another on evidence (carried out, or queued for review)
+    Merge(MergeArgs),
+    /// List the tenant's merges (the review queue with `--state review`)
+    Merges(MergesArgs),
+    /// Approve or reject a merge waiting for review
+    Review(ReviewArgs),
+    /// Split a merge back: each subject gets its own signals back
+    Split(SplitArgs),
+    /// Delete a subject (use stops at once); `--erase` also erases its values
+    Delete(DeleteArgs),
+    /// Undo a subject's deletion (not an erasure)
+    Restore(WriteArgs),
+    /// Delete one signal of a subject (erased or kept as a suppression marker, as its class says)
+    DeleteSignal(DeleteSignalArgs),
+    /// Set a retention lock (legal hold): nothing of the subject is erased before it ends
+    Lock(LockArgs),
+    /// Lift a subject's retention lock
+    Unlock(WriteArgs),
+    /// Run the retention job: erase what is due, purge old raw intake answers
+    Retention(SweepArgs),
+    /// Capture a free-text answer (a `POST /v1/intake` body): mapped at once or kept for an operator
+    Intake(IntakeArgs),
+    /// List a subject's intake answers waiting to be mapped
+    IntakeList(IntakeListArgs),
+    /// Map a waiting intake answer to a vocabulary value (it is captured)
+    IntakeMap(IntakeMapArgs),
+    /// Discard a waiting intake answer (its raw text is deleted)
+    IntakeDiscard(IntakeTargetArgs),
+    /// Print a subject's full event history (the provenance chain; values as digests)
+    History(SubjectArgs),
+    /// Build a subject's evidence pack: signed (jws), or as JSON or an HTML page
+    Evidence(EvidenceArgs),
+    /// Check a signed evidence pack offline with the origin's public key set
+    CheckEvidence(CheckEvidenceArgs),
+    /// Webhook endpoints and deliveries: add, list, rotate, disable, deliveries, retry, deliver
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+    /// Print the tenant's governance metrics (Prometheus text or JSON)
+    Metrics(MetricsArgs),
+    /// Add a new active data key to the keyring file and re-seal every encrypted value under it
+    RotateDataKeys(RotateKeysArgs),
 }
 
 /// The database and its data keyring.
@@ -51,8 +105,12 @@ pub struct DbArgs {
     pub data_keys: Option<PathBuf>,
 }
 
+/// The environment variable that holds the data keyring instead of a file.
+pub const KEYS_ENV: &str = "SG_DATA_KEYS";
+
 impl DbArgs {
-    fn keys_file(&self) -> PathBuf {
+    /// The keyring file (used unless [`KEYS_ENV`] is set).
+    pub fn keys_file(&self) -> PathBuf {
         self.data_keys.clone().unwrap_or_else(|| {
             let mut name = self.db.clone().into_os_string();
             name.push(".keys.json");
@@ -60,10 +118,15 @@ impl DbArgs {
         })
     }
 
+    /// Whether the keyring comes from [`KEYS_ENV`].
+    pub fn keys_from_env() -> bool {
+        std::env::var(KEYS_ENV).is_ok_and(|t| !t.is_empty())
+    }
+
     /// The data keyring: SG_DATA_KEYS, or the keyring file.
-    fn keys(&self) -> Result<DataKeys, Failure> {
-        let (text, from) = match std::env::var("SG_DATA_KEYS") {
-            Ok(t) if !t.is_empty() => (t, "SG_DATA_KEYS".to_string()),
+    pub fn keys(&self) -> Result<DataKeys, Failure> {
+        let (text, from) = match std::env::var(KEYS_ENV) {
+            Ok(t) if !t.is_empty() => (t, KEYS_ENV.to_string()),
             _ => {
                 let file = self.keys_file();
                 let text = std::fs::read_to_string(&file).map_err(|e| {
@@ -78,7 +141,7 @@ impl DbArgs {
     /// Creates the keyring file with one fresh key, unless it exists.
     fn create_keys(&self) -> Result<Option<PathBuf>, Failure> {
         let file = self.keys_file();
-        if file.exists() || std::env::var("SG_DATA_KEYS").is_ok_and(|t| !t.is_empty()) {
+        if file.exists() || Self::keys_from_env() {
             return Ok(None);
         }
         let text = DataKeys::generate("k1", &mut OsEntropy).map_err(failed)?;
@@ -96,44 +159,6 @@ fn write_private(path: &Path, text: &str) -> Result<(), Failure> {
     let mut f = options.open(path).map_err(|e| format!("creating `{}`: {e}", shown(path)))?;
     f.write_all(text.as_bytes()).map_err(|e| format!("writing `{}`: {e}", shown(path)))?;
     Ok(())
-}
-
-/// The database, the policy and the subject.
-#[derive(Debug, Args)]
-pub struct SubjectArgs {
-    #[command(flatten)]
-    pub db: DbArgs,
-    /// Policy file (JSON)
-    #[arg(long, value_name = "POLICY")]
-    pub policy: PathBuf,
-    /// Tenant
-    #[arg(long, value_name = "TENANT")]
-    pub tenant: String,
-    /// Subject (a pseudonymous id)
-    #[arg(long, value_name = "SUBJECT")]
-    pub subject: String,
-    /// Act at this instant (Unix seconds) instead of the clock
-    #[arg(long, value_name = "UNIX")]
-    pub now: Option<i64>,
-}
-
-/// What a write needs besides the subject: the signing key and the actor.
-#[derive(Debug, Args)]
-pub struct WriteArgs {
-    #[command(flatten)]
-    pub subject: SubjectArgs,
-    /// Private JWK the origin signs bundles with
-    #[arg(long, value_name = "PRIVATE_JWK")]
-    pub key: PathBuf,
-    /// Who acts (recorded in each event)
-    #[arg(long, value_name = "NAME", default_value = "operator")]
-    pub actor: String,
-    /// `iss` of the bundles issued
-    #[arg(long, value_name = "ISS", default_value = "signalgate-origin")]
-    pub issuer: String,
-    /// `aud` of the bundles issued (the gates' audience)
-    #[arg(long, value_name = "AUD", default_value = "signalgate")]
-    pub audience: String,
 }
 
 /// `submit`.
@@ -162,6 +187,16 @@ pub struct TargetArgs {
     pub idempotency_key: Option<String>,
 }
 
+/// `list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub subject: SubjectArgs,
+    /// List as this role of the policy sees it (its fields and classes only)
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+}
+
 /// Operations over every subject of a tenant.
 #[derive(Debug, Args)]
 pub struct SweepArgs {
@@ -181,56 +216,26 @@ pub struct SweepArgs {
     pub now: Option<i64>,
 }
 
-fn open(db: &Path) -> Result<SqliteStore, Failure> {
+impl SweepArgs {
+    /// The origin for a sweep: it signs nothing; what it writes is swept on.
+    pub fn setup(&self) -> Setup<'_> {
+        Setup { db: &self.db, policy: &self.policy, tenant: &self.tenant, now: self.now, key: None, sweep: true }
+    }
+}
+
+/// Opens the database (creating it with the schema if missing).
+pub fn open(db: &Path) -> Result<SqliteStore, Failure> {
     Ok(SqliteStore::open(db).map_err(|e| format!("`{}`: {e}", shown(db)))?)
 }
 
-fn failed(e: LedgerError) -> Failure {
-    Failure::Failed(format!("{} ({})", e, e.code()))
-}
-
-/// Prints a reply; a refused request (4xx) is a failure, its problem printed.
-fn reply(out: &mut dyn Write, r: Reply) -> Result<(), Failure> {
-    json(out, &r.body)?;
-    if r.status >= 400 {
-        let detail = r.body.get("detail").and_then(|d| d.as_str()).unwrap_or("refused");
-        return Err(Failure::Failed(format!("{detail} (status {})", r.status)));
-    }
-    Ok(())
-}
-
-struct Origin {
-    policy: Policy,
-    signer: Signer,
-}
-
-fn origin(w: &WriteArgs) -> Result<Origin, Failure> {
-    let key = SigningKey::from_jwk_json(&read(&w.key)?).map_err(|e| format!("`{}`: {e}", shown(&w.key)))?;
-    Ok(Origin { policy: policy(&w.subject.policy)?, signer: Signer::new(key) })
-}
-
-fn with_ledger<T>(
-    w: &WriteArgs,
-    f: impl FnOnce(&mut Ledger<'_, SqliteStore>, &Caller, UnixTime) -> Result<T, LedgerError>,
-) -> Result<T, Failure> {
-    let o = origin(w)?;
-    let issuer = Issuer {
-        policy: &o.policy,
-        signer: &o.signer,
-        issuer: w.issuer.clone(),
-        audience: w.audience.clone(),
-        scope: "web".into(),
-        bundle_ttl: Span::days(1),
-    };
-    let mut store = open(&w.subject.db.db)?;
-    let keys = w.subject.db.keys()?;
-    let caller = Caller { actor: ActorType::Operator, actor_id: w.actor.clone() };
-    let now = w.subject.now.map_or_else(clock, UnixTime);
-    f(&mut Ledger::new(&mut store, &issuer, &keys, &mut OsEntropy), &caller, now).map_err(failed)
+/// A ledger error as a failure: its message and its code.
+pub fn failed(e: LedgerError) -> Failure {
+    Failure::from(e)
 }
 
 /// Runs one ledger subcommand.
 pub fn run(command: LedgerCommand, out: &mut dyn Write) -> Result<(), Failure> {
+    use crate::{admin_cli, evidence_cli, identity_cli, intake_cli, retention_cli, webhooks_cli};
     match command {
         LedgerCommand::Init(a) => {
             open(&a.db)?;
@@ -243,54 +248,83 @@ pub fn run(command: LedgerCommand, out: &mut dyn Write) -> Result<(), Failure> {
         LedgerCommand::Submit(a) => {
             let body = read(&a.body)?;
             let s = &a.write.subject;
-            let r = with_ledger(&a.write, |l, caller, now| {
-                l.submit(&s.tenant, &s.subject, caller, body.as_bytes(), a.idempotency_key.as_deref(), now)
+            let r = with_local(&a.write.setup(), |l, at| {
+                Ok(l.ledger().submit(
+                    &s.tenant,
+                    &s.subject,
+                    &at.caller,
+                    body.as_bytes(),
+                    a.idempotency_key.as_deref(),
+                    at.now,
+                )?)
             })?;
-            reply(out, r)
+            crate::ledger_ctx::reply(out, &r)
         }
         LedgerCommand::Reconfirm(a) => {
             let s = &a.write.subject;
-            let r = with_ledger(&a.write, |l, caller, now| {
-                l.reconfirm(&s.tenant, &s.subject, caller, &a.id, b"", a.idempotency_key.as_deref(), now)
+            let r = with_local(&a.write.setup(), |l, at| {
+                let key = a.idempotency_key.as_deref();
+                Ok(l.ledger().reconfirm(&s.tenant, &s.subject, &at.caller, &a.id, b"", key, at.now)?)
             })?;
-            reply(out, r)
+            crate::ledger_ctx::reply(out, &r)
         }
         LedgerCommand::Revoke(a) => {
             let s = &a.write.subject;
-            let r = with_ledger(&a.write, |l, caller, now| {
-                l.revoke_consent(&s.tenant, &s.subject, caller, &a.id, b"", a.idempotency_key.as_deref(), now)
+            let r = with_local(&a.write.setup(), |l, at| {
+                let key = a.idempotency_key.as_deref();
+                Ok(l.ledger().revoke_consent(&s.tenant, &s.subject, &at.caller, &a.id, b"", key, at.now)?)
             })?;
-            reply(out, r)
+            crate::ledger_ctx::reply(out, &r)
         }
         LedgerCommand::Bundle(a) => {
             let s = &a.subject;
-            let r = with_ledger(&a, |l, caller, now| l.issue_bundle(&s.tenant, &s.subject, caller, now))?;
-            reply(out, r)
+            let r = with_local(&a.setup(), |l, at| {
+                Ok(l.ledger().issue_bundle(&s.tenant, &s.subject, &at.caller, at.now)?)
+            })?;
+            crate::ledger_ctx::reply(out, &r)
         }
-        LedgerCommand::List(a) => {
-            let p = policy(&a.policy)?;
-            // Listing signs nothing: any key serves.
-            let signer = Signer::new(SigningKey::from_seed(&[0; 32], Some("list")));
-            let issuer = Issuer {
-                policy: &p,
-                signer: &signer,
-                issuer: String::new(),
-                audience: String::new(),
-                scope: "web".into(),
-                bundle_ttl: Span::days(1),
-            };
-            let mut store = open(&a.db.db)?;
-            let keys = a.db.keys()?;
-            let now = a.now.map_or_else(clock, UnixTime);
-            let r = Ledger::new(&mut store, &issuer, &keys, &mut OsEntropy)
-                .list(&a.tenant, &a.subject, now)
-                .map_err(failed)?;
-            reply(out, r)
-        }
+        LedgerCommand::List(a) => list(&a, out),
         LedgerCommand::Expire(a) => sweep(&a, out, Sweep::Expire),
         LedgerCommand::Replay(a) => sweep(&a, out, Sweep::Replay),
         LedgerCommand::VerifyChain(a) => sweep(&a, out, Sweep::Verify),
+        LedgerCommand::Merge(a) => identity_cli::merge(&a, out),
+        LedgerCommand::Merges(a) => identity_cli::merges(&a, out),
+        LedgerCommand::Review(a) => identity_cli::review(&a, out),
+        LedgerCommand::Split(a) => identity_cli::split(&a, out),
+        LedgerCommand::Delete(a) => retention_cli::delete(&a, out),
+        LedgerCommand::Restore(a) => retention_cli::restore(&a, out),
+        LedgerCommand::DeleteSignal(a) => retention_cli::delete_signal(&a, out),
+        LedgerCommand::Lock(a) => retention_cli::lock(&a, out),
+        LedgerCommand::Unlock(a) => retention_cli::unlock(&a, out),
+        LedgerCommand::Retention(a) => retention_cli::retention(&a, out),
+        LedgerCommand::Intake(a) => intake_cli::intake(&a, out),
+        LedgerCommand::IntakeList(a) => intake_cli::list(&a, out),
+        LedgerCommand::IntakeMap(a) => intake_cli::map(&a, out),
+        LedgerCommand::IntakeDiscard(a) => intake_cli::discard(&a, out),
+        LedgerCommand::History(a) => evidence_cli::history(&a, out),
+        LedgerCommand::Evidence(a) => evidence_cli::evidence(&a, out),
+        LedgerCommand::CheckEvidence(a) => evidence_cli::check(&a, out),
+        LedgerCommand::Webhooks(c) => webhooks_cli::run(c, out),
+        LedgerCommand::Metrics(a) => admin_cli::metrics(&a, out),
+        LedgerCommand::RotateDataKeys(a) => admin_cli::rotate_data_keys(&a, out),
     }
+}
+
+/// `list`: the subject's own view, or a role's (`--role`).
+fn list(a: &ListArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    let s = &a.subject;
+    let r = with_local(&s.setup(), |l, at| {
+        let Some(name) = &a.role else {
+            return Ok(l.ledger().list(&s.tenant, &s.subject, at.now)?);
+        };
+        let policy = at.policy;
+        let role = policy.role(name).ok_or_else(|| {
+            let known: Vec<&str> = policy.roles().iter().map(|r| r.name.as_str()).collect();
+            Failure::Failed(format!("the policy has no role `{name}` (its roles: {})", known.join(", ")))
+        })?;
+        Ok(l.ledger().list_for(&s.tenant, &s.subject, Some(role), at.now)?)
+    })?;
+    crate::ledger_ctx::reply(out, &r)
 }
 
 enum Sweep {
@@ -300,55 +334,44 @@ enum Sweep {
 }
 
 fn sweep(a: &SweepArgs, out: &mut dyn Write, what: Sweep) -> Result<(), Failure> {
-    let p = policy(&a.policy)?;
-    let signer = Signer::new(SigningKey::from_seed(&[0; 32], Some("sweep")));
-    let issuer = Issuer {
-        policy: &p,
-        signer: &signer,
-        issuer: String::new(),
-        audience: String::new(),
-        scope: "web".into(),
-        bundle_ttl: Span::days(1),
-    };
-    let mut store = open(&a.db.db)?;
-    let keys = a.db.keys()?;
-    let mut entropy = OsEntropy;
-    let mut ledger = Ledger::new(&mut store, &issuer, &keys, &mut entropy);
-    let now = a.now.map_or_else(clock, UnixTime);
-    let subjects = match &a.subject {
-        Some(s) => vec![s.clone()],
-        None => ledger.subjects(&a.tenant).map_err(failed)?,
-    };
-    let mut bad = 0;
-    for subject in &subjects {
-        match what {
-            Sweep::Expire => {
-                let n = ledger.expire_due(&a.tenant, subject, now).map_err(failed)?;
-                line(out, &format!("{subject}: {n} expired"))?;
-            }
-            Sweep::Replay | Sweep::Verify => {
-                let v = ledger.verify(&a.tenant, subject).map_err(failed)?;
-                let chain = match &v.chain {
-                    Ok(()) => "chain ok".to_string(),
-                    Err(b) => {
+    let (bad, subjects) = with_local(&a.setup(), |l, at| {
+        let now = at.now;
+        let subjects = match &a.subject {
+            Some(s) => vec![s.clone()],
+            None => l.ledger().subjects(&a.tenant)?,
+        };
+        let mut bad = 0;
+        for subject in &subjects {
+            match what {
+                Sweep::Expire => {
+                    let n = l.ledger().expire_due(&a.tenant, subject, now)?;
+                    line(out, &format!("{subject}: {n} expired"))?;
+                }
+                Sweep::Replay | Sweep::Verify => {
+                    let v = l.ledger().verify(&a.tenant, subject)?;
+                    let chain = match &v.chain {
+                        Ok(()) => "chain ok".to_string(),
+                        Err(b) => {
+                            bad += 1;
+                            format!("chain BROKEN at event index {} (seq {}): {}", b.index, b.seq, b.problem)
+                        }
+                    };
+                    let projection = if v.projection_matches {
+                        "projection matches the events"
+                    } else {
                         bad += 1;
-                        format!("chain BROKEN at event index {} (seq {}): {}", b.index, b.seq, b.problem)
+                        "projection DIFFERED from the events (rebuilt)"
+                    };
+                    match what {
+                        Sweep::Verify => line(out, &format!("{subject}: {} events, {chain}", v.events))?,
+                        _ => line(out, &format!("{subject}: {} events, {chain}, {projection}", v.events))?,
                     }
-                };
-                let projection = if v.projection_matches {
-                    "projection matches the events"
-                } else {
-                    bad += 1;
-                    "projection DIFFERED from the events (rebuilt)"
-                };
-                match what {
-                    Sweep::Verify => line(out, &format!("{subject}: {} events, {chain}", v.events))?,
-                    _ => line(out, &format!("{subject}: {} events, {chain}, {projection}", v.events))?,
                 }
             }
         }
-    }
-    line(out, &format!("{} subject(s)", subjects.len()))?;
+        Ok((bad, subjects.len()))
+    })?;
+    line(out, &format!("{subjects} subject(s)"))?;
     if bad > 0 {
         return Err(Failure::Failed(format!("{bad} problem(s) found")));
     }

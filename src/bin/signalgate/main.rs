@@ -10,15 +10,28 @@
 //! signalgate policy diff OLD NEW --bundles DIR --keys JWKS --context CTX_JSON [--audience AUD]
 //! signalgate completions bash|zsh|fish|elvish|powershell
 //! signalgate ledger init|submit|reconfirm|revoke|list|bundle|expire|replay|verify-chain ...
+//! signalgate ledger merge|merges|review|split ...                (identity)
+//! signalgate ledger delete|restore|delete-signal|lock|unlock|retention ...
+//! signalgate ledger intake|intake-list|intake-map|intake-discard ...
+//! signalgate ledger history|evidence|check-evidence ...
+//! signalgate ledger webhooks add|list|rotate|disable|deliveries|retry|deliver ...
+//! signalgate ledger metrics|rotate-data-keys ...
 //! ```
 //!
 //! Exit status: 0 success, 1 a failed operation, 2 a usage error (clap's).
 //! A closed standard output (`| head`) ends the command quietly with 0.
 
+mod admin_cli;
 mod cli;
 mod commands;
+mod evidence_cli;
+mod identity_cli;
+mod intake_cli;
 mod ledger_cli;
+mod ledger_ctx;
+mod retention_cli;
 mod safe;
+mod webhooks_cli;
 
 use std::io::{self, Write};
 use std::process::ExitCode;

@@ -54,6 +54,20 @@ pub fn json(text: &str) -> String {
     out
 }
 
+/// Multi-line text (an HTML page) with every [unsafe](is_unsafe) character
+/// but the line feed and the tab written as `\u{..}`, like [`Esc`].
+pub fn block(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_unsafe(c) && c != '\n' && c != '\t' {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +77,14 @@ mod tests {
         let s = "a\u{1b}[31mb\u{7f}\u{85}\u{9b}c\u{202e}d\u{2066}\n\té";
         assert_eq!(Esc(s).to_string(), r"a\u{1b}[31mb\u{7f}\u{85}\u{9b}c\u{202e}d\u{2066}\u{a}\u{9}é");
         assert_eq!(Esc("plain `text`: ok").to_string(), "plain `text`: ok");
+    }
+
+    #[test]
+    fn blocks_keep_their_lines() {
+        assert_eq!(
+            block("<p>a\u{1b}[2J</p>\n\t<p>\u{202e}b</p>\r\n"),
+            "<p>a\\u{1b}[2J</p>\n\t<p>\\u{202e}b</p>\\u{d}\n"
+        );
     }
 
     #[test]
