@@ -91,4 +91,4 @@ pub use seal::DataKeys;
 #[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]
 pub use sqlite::SqliteStore;
 pub use state::{ConsentRow, LiveBundle, Lock, SignalRow, SubjectState, SubjectStatus};
-pub use store::{schema_statements, Row, Statement, Store, StoreError, Value, SCHEMA};
+pub use store::{open_schema, schema_statements, Row, Statement, Store, StoreError, Value, SCHEMA, SCHEMA_VERSION};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
-use super::store::{schema_statements, Row, Statement, Store, StoreError, Value};
+use super::store::{open_schema, Row, Statement, Store, StoreError, Value};
 
 /// A ledger database file (or an in-memory one).
 #[derive(Debug)]
@@ -52,7 +52,7 @@ impl SqliteStore {
 
     fn with_connection(conn: Connection) -> Result<SqliteStore, StoreError> {
         let mut store = SqliteStore { conn };
-        store.apply(&schema_statements())?;
+        open_schema(&mut store)?;
         Ok(store)
     }
 

@@ -122,6 +122,31 @@ pub fn schema_statements() -> Vec<Statement> {
     split_sql(SCHEMA).into_iter().map(|sql| Statement { sql, params: Vec::new() }).collect()
 }
 
+/// The schema version this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Columns added by each schema version after the first, to tell a store
+/// written by an earlier, incompatible build from a current one.
+const SCHEMA_PROBES: &[&str] =
+    &["SELECT value_digest, erased_at, first_bundled_at FROM signals LIMIT 0", "SELECT role FROM api_keys LIMIT 0"];
+
+/// Applies the schema and checks that the store is of this build's schema
+/// version. A store written by an earlier build (before
+/// [`SCHEMA_VERSION`]) is refused with a message saying so: there is no
+/// migration from pre-release schemas.
+pub fn open_schema(store: &mut impl Store) -> Result<(), StoreError> {
+    store.apply(&schema_statements())?;
+    for probe in SCHEMA_PROBES {
+        if store.query(probe, &[]).is_err() {
+            return Err(StoreError::Database(format!(
+                "this store was written by an earlier signalgate with an incompatible schema (this build reads \
+                 schema version {SCHEMA_VERSION}); pre-release stores are not migrated: start from an empty one"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// `text` split into its statements (at `;`), without blank ones. The
 /// schema keeps `;` out of its comments (a test checks).
 fn split_sql(text: &'static str) -> Vec<&'static str> {

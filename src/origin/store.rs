@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::{SqlStorage, SqlStorageValue};
 
-use crate::ledger::{schema_statements, Row, Statement, Store, StoreError, Value};
+use crate::ledger::{open_schema, Row, Statement, Store, StoreError, Value};
 
 /// A Durable Object's storage as a ledger store.
 pub struct DoStore {
@@ -62,7 +62,7 @@ impl DoStore {
     /// schema applied.
     pub fn open(storage: &worker::Storage, crash_after: Option<usize>) -> Result<DoStore, StoreError> {
         let mut store = DoStore { sql: storage.sql(), storage: storage.as_raw().into(), crash_after: None };
-        store.apply(&schema_statements())?;
+        open_schema(&mut store)?;
         store.crash_after = crash_after;
         Ok(store)
     }

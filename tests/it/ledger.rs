@@ -718,3 +718,18 @@ fn the_revocation_feed_pages_skips_expired_entries_and_answers_its_head() {
     assert_eq!((after["seq"].as_i64(), after["bundles"].as_array().unwrap().len()), (Some(6), 1));
     assert_eq!(dir.feed(TENANT, 6, much_later).unwrap()["seq"], 6, "the head survives pruning");
 }
+
+#[test]
+fn a_store_of_an_earlier_incompatible_schema_is_refused_with_a_clear_message() {
+    let dir = scratch("old-schema");
+    let path = dir.join("ledger.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE signals (tenant_id TEXT, subject_id TEXT, signal_id TEXT, version INTEGER, signal_value TEXT);",
+    )
+    .unwrap();
+    drop(conn);
+    let e = SqliteStore::open(&path).err().expect("refused");
+    assert!(e.to_string().contains("earlier signalgate with an incompatible schema"), "{e}");
+    assert!(SqliteStore::open(&dir.join("fresh.db")).is_ok());
+}
