@@ -729,7 +729,7 @@ fn a_store_of_an_earlier_incompatible_schema_is_refused_with_a_clear_message() {
     )
     .unwrap();
     drop(conn);
-    let e = SqliteStore::open(&path).err().expect("refused");
+    let Err(e) = SqliteStore::open(&path) else { panic!("refused") };
     assert!(e.to_string().contains("earlier signalgate with an incompatible schema"), "{e}");
     assert!(SqliteStore::open(&dir.join("fresh.db")).is_ok());
 }
