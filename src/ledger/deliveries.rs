@@ -28,8 +28,10 @@ use crate::time::{Span, UnixTime};
 
 /// How long the previous secret keeps signing after a rotation.
 pub const ROTATION_OVERLAP: Span = Span::days(1);
-/// How long a delivered or dead message keeps its body (for a retry or a
-/// look); its record stays for the evidence.
+/// How long a delivered, dead or cancelled message keeps its body after
+/// that happened (for a retry or a look); its record stays for the
+/// evidence. Bodies past it are blanked when the directory next takes
+/// messages in.
 pub const PAYLOAD_KEPT: Span = Span::days(7);
 /// Most endpoints per tenant.
 pub const MAX_ENDPOINTS: usize = 16;
@@ -244,7 +246,8 @@ impl<S: Store> Directory<'_, S> {
         let endpoints: Vec<Endpoint> =
             self.endpoints(tenant)?.into_iter().filter(|e| e.disabled_at.is_none()).collect();
         let mut batch = vec![Statement::new(
-            "UPDATE webhook_deliveries SET payload = '' WHERE tenant_id = ? AND state <> 'pending' AND created_at <= ?",
+            "UPDATE webhook_deliveries SET payload = '' WHERE tenant_id = ? AND state <> 'pending' \
+             AND CASE WHEN state = 'delivered' THEN delivered_at ELSE next_at END <= ?",
             vec![tenant.into(), now.before(PAYLOAD_KEPT).0.into()],
         )];
         let mut fanned = 0;

@@ -215,7 +215,7 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
   created_at   INTEGER NOT NULL,
   attempts     INTEGER NOT NULL DEFAULT 0,
   next_at      INTEGER NOT NULL,
-  state        TEXT    NOT NULL,  -- pending | delivered | dead
+  state        TEXT    NOT NULL,  -- pending | delivered | dead | cancelled
   last_status  INTEGER,
   last_error   TEXT,
   delivered_at INTEGER,

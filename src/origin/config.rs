@@ -7,7 +7,7 @@
 //! | `SG_SIGNING_KEYS` | secret: JSON list (or JWK Set) of private JWKs; the first signs, all are published in `/v1/keys` (rotation) |
 //! | `SG_SESSION_SECRET` | secret: at least 32 bytes, the HMAC key of browser sessions |
 //! | `SG_DATA_KEYS` | secret: the data keyring, `{"active": "k1", "keys": {"k1": "<32 bytes, base64url>"}}`; values of classes encrypted at rest are sealed with a per-tenant key derived from the active key (add a key and make it active to rotate: values move to it as subjects are written) |
-//! | `SG_ADMIN_TOKEN` | secret: at least 32 bytes, the bearer token of the admin endpoints (API keys, verification); without it they are off |
+//! | `SG_ADMIN_TOKEN` | secret: at least 32 bytes, the bearer token of the `/v1/admin/` routes (API keys, subjects, intake, webhooks, metrics) and of operators on the identity routes; without it they are off |
 //! | `SG_TENANT` / `SG_TENANTS` | the tenant of browser requests, or JSON `{"host": "tenant"}` (a host not listed falls back to `SG_TENANT`) |
 //! | `SG_SERVICE_TENANTS` | JSON list of further tenants that only servers use (API keys, no browser host) |
 //! | `SG_ISSUER` | `iss` of issued bundles (default `signalgate-origin`) |

@@ -1,11 +1,12 @@
 //! The origin Worker (workers-rs): the ledger's HTTP API on Durable Objects
 //! with SQLite storage. One `SubjectLedger` object per (tenant, subject)
 //! owns that subject's ledger, so each subject's writes are serialised in
-//! one place and nothing tenant-wide sits on the write path; one
-//! `TenantDirectory` object per tenant holds its API keys and its
-//! revocation feed, written only when a key is created or a consent is
-//! revoked. Built apart from the gate (`pkg-scripts/build origin`), so the
-//! edge gate stays small.
+//! one place; one `TenantDirectory` object per tenant holds its API keys,
+//! revocation feed, merge records, webhook endpoints and deliveries, and
+//! its subjects' figures. A subject's write commits on its own object, then
+//! hands its outbox (revoked bundles, webhook events, figures) to the
+//! directory in one call. Built apart from the gate (`pkg-scripts/build
+//! origin`), so the edge gate stays small.
 
 mod api;
 mod config;

@@ -17,6 +17,7 @@
 //! | `SG_REVOCATION_FEED` | `origin` (the `ORIGIN` service binding; `wrangler.toml` sets it) or an origin's `https://` base URL (`http://` only for `localhost`, `127.0.0.1` or `[::1]`): poll its revocation feed so a consent revoked there stops yielding tokens here within 1 s (see [`crate::serve::feed`]); empty: no feed |
 //! | `SG_CACHE_BYTES` | memory budget of the verified-bundle cache in bytes (default 8 MiB, 16 KiB to 256 MiB) |
 //! | `SG_LOG` | `failures` (default: one line per failed bundle or error) or `all` (also every decision) |
+//! | `SG_METRICS_TOKEN` | at least 16 bytes: the bearer token of `GET /__sg/metrics` (this isolate's decision counters); without it that endpoint does not exist |
 //! | `SG_FORWARD_ADMIN` | local development and tests only: `1` forwards the origin's `/v1/admin/` routes, which the gate otherwise answers 404 (read on each request by the Worker, see [`crate::serve::forward`]) |
 //! | `SG_FAULT_INJECTION` | tests only: `panic` makes every page request panic inside the gate, to prove the shim fails closed |
 

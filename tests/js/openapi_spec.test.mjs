@@ -186,7 +186,9 @@ function routerRoutes() {
       const sub = fnText(source(`${mod}.rs`), fun);
       const subArms = [...sub.matchAll(METHOD_ARM)];
       assert.ok(subArms.length > 0, `${mod}::${fun}: its routes`);
-      const subNotAllowed = /_ => (return )?Err\(LedgerError::MethodNotAllowed\)/.test(sub);
+      // The sub-router answers 405 for other methods on its paths (an arm
+      // `(_, [...]) => ... MethodNotAllowed`, or a catch-all `_ =>` one).
+      const subNotAllowed = /(\(_, [^)]*\)|_) => \{?\s*(return )?Err\(LedgerError::MethodNotAllowed\)/.test(sub);
       for (const [, subMethod, , subSegs] of subArms) {
         for (const path of expand([...segs.slice(0, -1), ...patternSegments(subSegs)])) {
           out.push({ method: subMethod.toLowerCase(), path, kind: mod, subNotAllowed });

@@ -123,9 +123,13 @@ pub enum Cardinality {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Deletion {
-    /// Remove the values; keep only an audit stub.
+    /// On deletion, erase the values at once (unless a retention lock
+    /// defers it); the chain keeps the proof of suppression.
     Erase,
-    /// Keep a suppression marker so the value is never re-captured or used.
+    /// On deletion, stop using the values at once but keep them as a
+    /// suppression marker until their retention ends ("do not contact by
+    /// SMS" must outlive the request to be forgotten long enough to be
+    /// honoured).
     Suppress,
 }
 

@@ -149,7 +149,10 @@ pub(crate) async fn webhooks(req: &mut Request, env: &Env, config: &OriginConfig
         ("POST", [endpoint, "deliveries", msg, "retry"]) => {
             WebhookAction::Retry { endpoint_id: ident(endpoint)?, msg_id: ident(msg)? }
         }
-        _ => return Err(LedgerError::MethodNotAllowed),
+        (_, [] | ["deliveries"] | [_, "rotate" | "disable"] | [_, "deliveries", _, "retry"]) => {
+            return Err(LedgerError::MethodNotAllowed)
+        }
+        _ => return Err(LedgerError::NotFound),
     };
     relay(
         &super::super::call_directory(env, &tenant, &DirectoryCall::Webhooks { tenant: tenant.clone(), action })
