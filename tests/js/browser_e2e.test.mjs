@@ -1,8 +1,8 @@
 // The demo in real headless Chromium (Debian's, driven by playwright-core)
 // through the gate and the origin in workerd: a visitor shares preferences
-// with the form (recorded by the origin's ledger, which signs the bundle),
-// and the next page is curated; "Forget me" revokes the consents and the
-// page is generic again.
+// in the preference centre (recorded by the origin's ledger, which signs the
+// bundle), and the next page is curated; withdrawing every consent makes the
+// page contextual again. The demo shop's own tests: demo_shop*.test.mjs.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -25,54 +25,68 @@ before(async () => {
 after(async () => { await browser?.close(); await w?.stop(); });
 
 const visible = (page) => page.$$eval("[data-sg-segment], [data-sg-tier]", (els) => els.map((e) => e.querySelector("h2, h3")?.textContent));
+const ready = (page) => page.waitForFunction(() => document.documentElement.dataset.shopReady === "1", null, { timeout: 20000 });
 
 test("sharing preferences turns the generic page into a curated one", async () => {
   const page = await browser.newPage({ viewport: { width: 1000, height: 1400 } });
   const shots = join(ROOT, "build", "screenshots");
   mkdirSync(shots, { recursive: true });
   await page.goto(w.url + "/");
-  assert.deepEqual(await visible(page), ["Welcome", "Bestsellers"]);
-  assert.match(await page.textContent("#decision-view"), /"tier": "generic"/);
+  assert.deepEqual(await visible(page), ["Make this shop yours"]);
+  assert.deepEqual(JSON.parse(await page.textContent("#sg-decision")), { segments: [], tier: "generic" });
   await page.screenshot({ path: join(shots, "demo-generic.png"), fullPage: true });
 
-  // Nothing is ticked in advance: the visitor chooses the use too.
-  assert.equal(await page.isChecked('input[value="personalization"]'), false);
-  await page.check('input[value="personalization"]');
+  // The preference centre: nothing is ticked in advance.
+  await page.goto(w.url + "/preferences");
+  await ready(page);
+  assert.equal(await page.isChecked('input[value="trail-running"]'), false);
   await page.check('input[value="trail-running"]');
   await page.check('input[value="hiking"]');
   await page.selectOption('select[name="language"]', "de");
-  await page.click('button[type="submit"]');
+  await page.click("#save");
+  await page.waitForFunction(() => document.getElementById("pref-status").textContent.startsWith("Saved."));
+  await page.goto(w.url + "/");
   await page.waitForSelector("section.curated");
-  assert.deepEqual(await visible(page), ["Picked for you", "Trail & road running", "Into the outdoors", "Auf Deutsch"]);
+  assert.deepEqual(await visible(page), ["Picked for you Personalised", "Ridgeline Trail Shoe", "Basecamp 2 Tent", "Merino-Funktionsshirt"]);
   const decision = JSON.parse(await page.textContent("#sg-decision"));
   assert.deepEqual(decision, { segments: ["sgt_9b2a47d1c8", "sgt_a83f01b7e2", "sgt_5d1e9a20c4"], tier: "curated" });
   // The page carries only tier and tokens: not the subject or the signals
-  // from the bundle; and page scripts cannot read the bundle or session.
+  // from the bundle; and page scripts cannot read the bundle or session cookies.
   const cookies = await page.context().cookies();
   const cookie = cookies.find((c) => c.name === "sg_bundle");
   assert.ok(cookie.httpOnly && cookies.find((c) => c.name === "sg_session").httpOnly);
   assert.equal(await page.evaluate(() => document.cookie), "");
   const bundleClaims = JSON.parse(Buffer.from(cookie.value.split(".")[1], "base64url").toString());
+  await ready(page);
   const html = await page.content();
   assert.ok(!html.includes(bundleClaims.sub) && !html.includes(bundleClaims.jti), "subject or bundle id leaked into the page");
   await page.screenshot({ path: join(shots, "demo-curated.png"), fullPage: true });
 
-  // "Forget me" revokes every consent: the new bundle carries nothing, so
-  // the page falls back to context only (the policy's contextual tier).
-  await page.click("#forget");
+  // "Withdraw all consent" (after a confirmation) revokes every consent: the
+  // new bundle carries nothing, so the page falls back to context only (the
+  // policy's contextual tier).
+  await page.goto(w.url + "/privacy");
+  await ready(page);
+  await page.click("#revoke-all");
+  await page.click("#revoke-all-yes");
+  await page.waitForFunction(() => document.getElementById("privacy-status").textContent.startsWith("Done"));
+  await page.goto(w.url + "/");
   await page.waitForSelector("section.contextual");
-  assert.deepEqual(await visible(page), ["Popular this week", "Bestsellers"]);
+  assert.deepEqual(await visible(page), ["Popular this week"]);
   assert.deepEqual(JSON.parse(await page.textContent("#sg-decision")), { segments: [], tier: "contextual" });
   await page.close();
 });
 
-test("declining is as easy as accepting: no use chosen, nothing is saved", async () => {
+test("declining is as easy as accepting: No thanks saves nothing", async () => {
   const page = await browser.newPage();
-  await page.goto(w.url + "/");
+  await page.goto(w.url + "/preferences");
+  await ready(page);
   await page.check('input[value="climbing"]');
-  await page.click('button[type="submit"]');
-  await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Nothing saved"));
-  assert.deepEqual(await visible(page), ["Welcome", "Bestsellers"]);
+  await page.click("#decline");
+  assert.match(await page.textContent("#pref-status"), /^No thanks: nothing was shared/);
+  assert.equal(await page.isChecked('input[value="climbing"]'), false);
+  await page.goto(w.url + "/");
+  assert.deepEqual(await visible(page), ["Make this shop yours"]);
   assert.equal((await page.context().cookies()).find((c) => c.name === "sg_bundle"), undefined);
   await page.close();
 });
@@ -81,7 +95,7 @@ test("the web build of the package loads and decides in Chromium", async () => {
   const { readFileSync } = await import("node:fs");
   const page = await browser.newPage();
   const pkg = join(ROOT, "build", "pkg", "web");
-  await page.route("**/pkg/**", (route) => {
+  await page.route(`${w.url}/pkg/**`, (route) => {
     const file = new URL(route.request().url()).pathname.replace(/^\/pkg\//, "");
     const type = file.endsWith(".wasm") ? "application/wasm" : "text/javascript";
     route.fulfill({ body: readFileSync(join(pkg, file)), contentType: type });
