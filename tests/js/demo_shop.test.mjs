@@ -5,8 +5,8 @@
 // names what was used and what was held back; withdrawing everything falls
 // back at once; the evidence pack shows and downloads; "Forget me" erases;
 // Global Privacy Control (navigator.globalPrivacyControl) keeps the partner
-// ad out; a choice made offline waits and is sent once back online; and the
-// preference centre works with the keyboard alone. axe-core runs in every
+// ad out; and the preference centre works with the keyboard alone (offline
+// and two tabs: demo_shop_queue.test.mjs). axe-core runs in every
 // page: no serious or critical violation. Screenshots: build/screenshots/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -261,25 +261,6 @@ test("Global Privacy Control: no partner-ad segment, the ads choice is off, and 
   await header.page.goto(`${w.url}/deals/`);
   assert.deepEqual((await pageDecision(header.page)).segments, [TOKENS.runners]);
   await header.context.close();
-});
-
-test("offline: a choice waits on this device, says so, and is sent once back online", async () => {
-  const { context, page } = await visitor(browser);
-  await page.goto(`${w.url}/preferences`);
-  await ready(page);
-  await context.setOffline(true);
-  await page.check('input[name="interest"][value="yoga"]');
-  await page.click("#save");
-  assert.equal(await waitText(page, "#pref-status", /Saved on this device/), "Saved on this device; will be sent when you are back online.");
-  await shot(page, "demo-shop-preferences-offline");
-  await context.setOffline(false);
-  await waitText(page, "#pref-status", /^Sent: your choices are saved/);
-  await page.waitForSelector('label:has(input[value="yoga"]) .shared');
-  await page.reload();
-  await ready(page);
-  assert.ok(await page.isChecked('input[name="interest"][value="yoga"]'));
-  assert.deepEqual(page.errors, []);
-  await context.close();
 });
 
 test("keyboard only: skip link, a choice ticked with Space, saved with Enter, and a visible focus", async () => {

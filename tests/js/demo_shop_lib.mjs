@@ -7,7 +7,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
-import { ROOT } from "./helpers.mjs";
+import { ROOT, call } from "./helpers.mjs";
 
 const require = createRequire(import.meta.url);
 export const CHROMIUM = process.env.SG_CHROMIUM || "/usr/bin/chromium";
@@ -96,4 +96,36 @@ export async function share(page, url, choices) {
 /** Waits until the page's script has read what the visitor shared (the SDK is up). */
 export async function ready(page) {
   await page.waitForFunction(() => document.documentElement.dataset.shopReady === "1", null, { timeout: 20000 });
+}
+
+/**
+ * The captures the ledger recorded for the visitor of `page` (its subject,
+ * read through the page's session), from the subject's hash-chained history
+ * through the origin's admin route: [{ signal_id, signal_type, version }].
+ */
+export async function ledgerCaptures(w, adminToken, page) {
+  const subject = await page.evaluate(async () => (await (await fetch("/v1/signals")).json()).subject_id);
+  assert.ok(subject, "the visitor has a subject at the origin");
+  const r = await call(`${w.url}/v1/admin/subjects/${subject}/history?tenant=demo-shop`, { headers: { Authorization: `Bearer ${adminToken}` } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.chain_ok, true);
+  return r.body.events.filter((e) => e.change.op === "signal_captured")
+    .map((e) => ({ signal_id: e.change.signal_id, signal_type: e.change.signal_type, version: e.change.version }));
+}
+
+/** Records the Idempotency-Key of every POST /v1/signals the context's tabs send. */
+export function recordSends(context) {
+  const keys = [];
+  context.on("request", (r) => {
+    if (r.method() === "POST" && new URL(r.url()).pathname === "/v1/signals") keys.push(r.headers()["idempotency-key"]);
+  });
+  return keys;
+}
+
+/** Waits until the shop's service worker controls the page (the preference centre then opens offline). */
+export async function offlineReady(page) {
+  await page.waitForFunction(async () => {
+    const reg = await navigator.serviceWorker?.getRegistration();
+    return !!(navigator.serviceWorker?.controller && reg?.active && (await caches.has("trailhead-offline-1")));
+  }, null, { timeout: 20000 });
 }

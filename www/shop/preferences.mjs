@@ -24,6 +24,10 @@ const form = document.getElementById("prefs");
 const status = document.getElementById("pref-status");
 const summary = document.getElementById("shared-text");
 let current = []; // the usable signals the ledger holds for this visitor
+let waiting = []; // choices saved on this device, not yet acknowledged by the origin
+let unread = false; // what the ledger holds could not be read (offline)
+const awaiting = new Set(); // ids of the waiting choices this page has shown or queued
+let edited = false; // the visitor changed the form since it was last filled
 let busy = false;
 
 const sg = await connect();
@@ -38,60 +42,85 @@ if (!sg) {
     document.getElementById("gpc-note").hidden = false;
   }
   await load();
-  sg.on?.("delivered", async () => {
-    setStatus(status, "Sent: your choices are saved with us now.", "ok");
-    await load();
+  form.addEventListener("change", () => { edited = true; });
+  // A delivery (from this tab or another one) refreshes what is shown; it
+  // never undoes what the visitor is changing in the form right now.
+  sg.on?.("delivered", async (d) => {
+    if (awaiting.delete(d?.id)) setStatus(status, "Sent: your choices are saved with us now.", "ok");
+    await load({ keepInputs: edited });
   });
   sg.on?.("failed", (e) => setStatus(status, `A saved choice could not be sent: ${problemText(e?.error ?? e)}.`, "error"));
   await mountReconfirm(sg, { onDone: async (text) => { document.getElementById("reconfirm").hidden = true; await load(); setStatus(status, text, "ok"); status.focus(); } });
 }
 ready();
 
-/** Reads what is shared and shows it: ticked, selected, and listed. */
-async function load() {
+/**
+ * Reads what is shared and shows it: ticked, selected, and listed. Choices
+ * still waiting on this device are shown ticked too, marked as waiting.
+ */
+async function load({ keepInputs = false } = {}) {
+  unread = false;
   try {
     const { signals = [] } = await sg.signals();
     current = signals.filter((s) => usable(s) && CLASSES[s.signal_type])
       .sort((a, b) => classRank(a.signal_type) - classRank(b.signal_type) || signalLabel(a).localeCompare(signalLabel(b)));
   } catch (e) {
     current = [];
-    if (e?.status && e.status !== 401 && e.status !== 404 && e.status !== 410) {
+    if (e?.status === 0) unread = true;
+    else if (e?.status && e.status !== 401 && e.status !== 404 && e.status !== 410) {
       setStatus(status, `We could not read what you shared: ${problemText(e)}.`, "error");
     }
   }
-  fill();
+  try {
+    const pending = await sg.pending();
+    for (const q of pending) awaiting.add(q.id);
+    waiting = pending.map((q) => ({ signal_type: q.choice.signal_type, value: q.choice.value, purposes: q.choice.purposes || [q.choice.purpose] }))
+      .filter((q) => CLASSES[q.signal_type]);
+  } catch {
+    waiting = [];
+  }
+  fill({ keepInputs });
 }
 
 function usable(s) {
   return s.status === "active" && (s.consent_status ?? "granted") === "granted" && s.value !== null && s.value !== undefined;
 }
 
-function fill() {
+/** Shows what is shared and waiting; with `keepInputs`, only the marks and the summary (the visitor is editing). */
+function fill({ keepInputs = false } = {}) {
   for (const label of form.querySelectorAll(".choice .shared")) label.remove();
-  for (const input of form.querySelectorAll("input[type=checkbox]")) input.checked = false;
-  for (const input of form.querySelectorAll('input[type=radio][value=""]')) input.checked = true;
-  form.querySelector("#language").value = "";
-  for (const s of current) {
-    const el = form.elements[s.signal_type];
+  if (!keepInputs) {
+    edited = false;
+    for (const input of form.querySelectorAll("input[type=checkbox]")) input.checked = false;
+    for (const input of form.querySelectorAll('input[type=radio][value=""]')) input.checked = true;
+    form.querySelector("#language").value = "";
+  }
+  const show = (s, text, cls) => {
     if (s.signal_type === "language") {
-      el.value = s.value;
-      continue;
+      if (!keepInputs) form.elements.language.value = s.value;
+      return;
     }
     const input = form.querySelector(`input[name="${s.signal_type}"][value="${CSS.escape(s.value)}"]`);
-    if (!input) continue;
-    input.checked = true;
+    if (!input) return;
+    if (!keepInputs) input.checked = true;
     const mark = document.createElement("span");
-    mark.className = "shared";
-    mark.textContent = "(shared)";
+    mark.className = cls;
+    mark.textContent = text;
     input.parentElement.append(" ", mark);
-  }
-  for (const p of EXTRA_INTEREST_PURPOSES) {
+  };
+  for (const s of current) show(s, "(shared)", "shared");
+  // Later in the queue means chosen later: it wins over what the ledger holds.
+  for (const s of waiting) show(s, "(waiting to be sent)", "shared waiting");
+  for (const p of keepInputs ? [] : EXTRA_INTEREST_PURPOSES) {
     const input = form.querySelector(`input[name="interest_purpose"][value="${p}"]`);
     input.checked = !input.disabled && current.some((s) => s.signal_type === "interest" && (s.purposes || []).includes(p));
   }
   // The list above the form: what is shared, for what.
+  const notes = [];
+  if (unread) notes.push("You are offline, so we cannot show what you shared before. Choices you save now stay on this device and are sent when you are back online.");
+  if (waiting.length) notes.push(`Waiting on this device to be sent: ${waiting.map(signalLabel).join(", ")}.`);
   if (current.length === 0) {
-    summary.textContent = "Nothing yet. The shop is the same for everyone until you choose.";
+    summary.textContent = notes.length ? notes.join(" ") : "Nothing yet. The shop is the same for everyone until you choose.";
     return;
   }
   const groups = new Map();
@@ -107,7 +136,8 @@ function fill() {
     li.textContent = `${items.join(", ")} (used for ${purposeList(purposes)})`;
     ul.append(li);
   }
-  summary.replaceChildren(document.createTextNode(`You are sharing ${current.length} choice${current.length === 1 ? "" : "s"} with us:`), ul);
+  summary.replaceChildren(document.createTextNode(`You are sharing ${current.length} choice${current.length === 1 ? "" : "s"} with us:`), ul,
+    ...notes.map((text) => Object.assign(document.createElement("p"), { textContent: text })));
 }
 
 /** What the form asks for now: [{signal_type, value, purposes}]. */
@@ -129,8 +159,10 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   if (busy || !sg) return;
   const want = wanted();
-  // New choices, or choices given for another set of purposes.
-  const captures = want.filter((w) => !current.some((s) => s.signal_type === w.signal_type && s.value === w.value && samePurposes(s.purposes, w.purposes)));
+  // New choices, or choices given for another set of purposes. A choice
+  // still waiting on this device is not sent a second time.
+  const same = (w) => (s) => s.signal_type === w.signal_type && s.value === w.value && samePurposes(s.purposes, w.purposes);
+  const captures = want.filter((w) => !current.some(same(w)) && !waiting.some(same(w)));
   // Choices taken back. A one-valued class given a new value is replaced by
   // the capture (the ledger keeps one current value), never deleted.
   const deletions = current.filter((s) => {
@@ -153,7 +185,7 @@ form.addEventListener("submit", async (event) => {
         consent_reference: `consent.${w.purposes.join(".")}`,
         source_context: { channel: "web", ui: "preference-centre", page: location.pathname },
       });
-      if (reply?.queued) queued++;
+      if (reply?.queued) { queued++; awaiting.add(reply.id); }
     } catch (e) {
       failed.push(`${signalLabel(w)} (${problemText(e)})`);
     }
@@ -162,6 +194,8 @@ form.addEventListener("submit", async (event) => {
     try { await sg.deleteSignal(s.signal_id); } catch (e) { failed.push(`removing ${signalLabel(s)} (${problemText(e)})`); }
   }
   if (!queued && !failed.length) await withdrawUnused();
+  // The form shows the outcome before the status line announces it.
+  await load();
   busy = false;
   form.removeAttribute("aria-busy");
   if (failed.length) {
@@ -170,11 +204,9 @@ form.addEventListener("submit", async (event) => {
     setStatus(status, navigator.onLine === false
       ? "Saved on this device; will be sent when you are back online."
       : "Saved on this device; will be sent as soon as our preference service answers.", "queued");
-    return;
   } else {
     setStatus(status, "Saved. The shop now uses your choices as described above each one.", "ok");
   }
-  await load();
 });
 
 /** Withdraws agreements that no shared choice uses any more (e.g. partner ads, once unticked). */

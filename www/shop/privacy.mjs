@@ -1,7 +1,7 @@
 // "Your privacy choices": what is shared and agreed to, each removable on
 // its own, and the two big buttons, each behind a confirmation step:
 // withdraw every consent (revokeAll) and forget me (erase).
-import { connect, mountReconfirm, setStatus, problemText, ready } from "./site.mjs";
+import { connect, mountReconfirm, setStatus, problemText, ready, dropOfflineCopy } from "./site.mjs";
 import { signalLabel, purposeList, day, classRank } from "./words.mjs";
 
 const status = document.getElementById("privacy-status");
@@ -112,4 +112,4 @@ confirmStep("revoke-all", "confirm-revoke", "revoke-all-yes", "revoke-all-no", (
   act(() => sg.revokeAll(), "Done: every consent is withdrawn and we no longer use anything you shared. The shop is the same for everyone again."));
 
 confirmStep("erase", "confirm-erase", "erase-yes", "erase-no", () =>
-  act(() => sg.erase(), "Done: we erased what you shared, and this browser starts afresh. Contact choices such as quiet hours stay as do-not-contact markers until their retention ends."));
+  act(async () => { await sg.erase(); await dropOfflineCopy(); }, "Done: we erased what you shared, and this browser starts afresh. Contact choices such as quiet hours stay as do-not-contact markers until their retention ends."));

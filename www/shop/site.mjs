@@ -13,6 +13,22 @@ export function connect() {
   return sdk;
 }
 
+/**
+ * Registers the shop's service worker (/sw.js), which lets the preference
+ * centre open offline. Pages work the same without it.
+ */
+function offlineSupport() {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("/sw.js").catch((e) => console.warn("offline support unavailable:", e));
+}
+
+/** Drops the offline copy of the preference centre ("Forget me": nothing of the visitor stays in this browser). */
+export async function dropOfflineCopy() {
+  try {
+    for (const name of await caches.keys()) if (name.startsWith("trailhead-offline")) await caches.delete(name);
+  } catch { /* no Cache Storage */ }
+}
+
 /** The purposes the gate applies to a page (wrangler.toml's SG_ROUTES). */
 export function pagePurposes(path = location.pathname) {
   return path === "/deals" || path.startsWith("/deals/") ? ["personalization", "targeted_advertising"] : ["personalization"];
@@ -159,3 +175,4 @@ function button(text, cls, id) {
 }
 
 showFlash();
+offlineSupport();
