@@ -1,5 +1,6 @@
 //! Reading bundles outside a gate: `verifyBundle` (claims of a bundle that
-//! verifies) and `inspectBundle` (decoded, clearly unverified).
+//! verifies; exported by the Node build only, as the browser's gate verifies
+//! inside `Gate`) and `inspectBundle` (decoded, clearly unverified).
 
 use wasm_bindgen::prelude::*;
 
@@ -11,8 +12,10 @@ use crate::time::UnixTime;
 
 /// Verifies a bundle and returns its claims, or throws an `Error` whose
 /// `code` is the failure code (`bad_signature`, `expired`, ...; `bad_keys`
-/// for the key set). `now` (seconds) defaults to the clock.
-#[wasm_bindgen(js_name = verifyBundle)]
+/// for the key set). `now` (seconds) defaults to the clock. Exported to JS
+/// by the Node build (`js-signer`) only: the browser build leaves it out
+/// for size.
+#[cfg_attr(feature = "js-signer", wasm_bindgen(js_name = verifyBundle))]
 pub fn verify_bundle(
     token: &str,
     jwks_json: &str,

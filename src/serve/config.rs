@@ -9,6 +9,7 @@
 //! | `SG_SCOPE` | consent scope this gate serves (default `web`) |
 //! | `SG_CHANNEL` | delivery channel (default `web`) |
 //! | `SG_ROUTES` | JSON `{"/path-prefix": ["purpose", ...]}`; the longest prefix that matches whole path segments wins, on the normalised path (see [`normalize_path`]); default `{"/": ["personalization"]}` |
+//! | `SG_PLAIN_ROUTES` | JSON `["/path-prefix", ...]`: pages under these prefixes (matched as in `SG_ROUTES`) carry no gate markup, as the origin renders them from the decision headers: the gate decides and forwards as usual but streams them without the HTML filter (no `#sg-decision` injected), cutting a page off should it name gate markup after all. A page's origin can declare the same per response with `Sg-Markup: none` (see [`crate::serve::markup::MARKUP_HEADER`]) |
 //! | `SG_PUBLIC_KEYS` | JWK Set of the origin's public signing keys (several during a rotation) |
 //! | `SG_POLICY` | the policy JSON (default: `SG_POLICY_URL`, else `/policy.json` from the static assets) |
 //! | `SG_POLICY_URL` | an `http(s)` URL to fetch the policy from (e.g. the origin's `/v1/policy`); a failed fetch is retried with backoff |
@@ -66,6 +67,8 @@ pub struct EdgeConfig {
     pub channel: String,
     /// Route prefixes (normalised) and their purposes, longest prefix first.
     pub routes: Vec<(String, Vec<String>)>,
+    /// Route prefixes (normalised) whose pages skip the HTML filter.
+    pub plain_routes: Vec<String>,
     /// The upstream origin, without a trailing slash.
     pub upstream: Option<String>,
     /// Where to fetch the policy from, when `SG_POLICY` is not set.
@@ -179,6 +182,16 @@ impl EdgeConfig {
             let problem = format!("two routes normalise to `{}`", w[0].0);
             return Err(EdgeError { variable: "SG_ROUTES", problem });
         }
+        let mut plain_routes = Vec::new();
+        if let Some(text) = var("SG_PLAIN_ROUTES").filter(|t| !t.trim().is_empty()) {
+            for prefix in json_var::<Vec<String>>("SG_PLAIN_ROUTES", &text)? {
+                if !prefix.starts_with('/') {
+                    let problem = format!("route `{prefix}` must start with `/`");
+                    return Err(EdgeError { variable: "SG_PLAIN_ROUTES", problem });
+                }
+                plain_routes.push(normalize_path(&prefix));
+            }
+        }
         let cache_bytes = match var("SG_CACHE_BYTES") {
             None => DEFAULT_MAX_BYTES,
             Some(text) => match text.trim().parse::<usize>() {
@@ -201,6 +214,7 @@ impl EdgeConfig {
             scope: var("SG_SCOPE").unwrap_or_else(|| "web".into()),
             channel: var("SG_CHANNEL").unwrap_or_else(|| "web".into()),
             routes,
+            plain_routes,
             upstream: url_var("SG_UPSTREAM")?,
             policy_url: url_var("SG_POLICY_URL")?,
             revocation_feed: match var("SG_REVOCATION_FEED").filter(|v| !v.is_empty()) {
@@ -228,6 +242,16 @@ impl EdgeConfig {
     pub fn purposes_for(&self, path: &str) -> &[String] {
         let path = normalize_path(path);
         self.routes.iter().find(|(prefix, _)| in_route(&path, prefix)).map_or(&[], |(_, p)| p)
+    }
+
+    /// Whether the page at `path` is on a route of `SG_PLAIN_ROUTES` (its
+    /// normalised path under one of them, on whole segments).
+    pub fn is_plain(&self, path: &str) -> bool {
+        if self.plain_routes.is_empty() {
+            return false;
+        }
+        let path = normalize_path(path);
+        self.plain_routes.iter().any(|prefix| in_route(&path, prefix))
     }
 
     /// The tenant for a request to `host` (the request URL's host, compared
@@ -265,6 +289,20 @@ mod tests {
         assert_eq!(bad.unwrap_err().variable, "SG_ROUTES");
         let twice = config(&[("SG_AUDIENCE", "a"), ("SG_TENANT", "t"), ("SG_ROUTES", r#"{"/a": [], "/A/": []}"#)]);
         assert!(twice.unwrap_err().problem.contains("normalise"));
+    }
+
+    #[test]
+    fn plain_routes_match_like_routes() {
+        let c = config(&[("SG_AUDIENCE", "a"), ("SG_TENANT", "t"), ("SG_PLAIN_ROUTES", r#"["/Help/", "/api-docs"]"#)])
+            .unwrap();
+        assert!(c.is_plain("/help") && c.is_plain("/HELP/faq") && c.is_plain("//api-docs/x") && c.is_plain("/%68elp"));
+        assert!(!c.is_plain("/helpers") && !c.is_plain("/") && !c.is_plain("/help/../shop"));
+        let none = config(&[("SG_AUDIENCE", "a"), ("SG_TENANT", "t")]).unwrap();
+        assert!(!none.is_plain("/help"));
+        let bad = config(&[("SG_AUDIENCE", "a"), ("SG_TENANT", "t"), ("SG_PLAIN_ROUTES", r#"["help"]"#)]);
+        assert_eq!(bad.unwrap_err().variable, "SG_PLAIN_ROUTES");
+        let not_list = config(&[("SG_AUDIENCE", "a"), ("SG_TENANT", "t"), ("SG_PLAIN_ROUTES", r#"{"/help": []}"#)]);
+        assert_eq!(not_list.unwrap_err().variable, "SG_PLAIN_ROUTES");
     }
 
     #[test]

@@ -19,6 +19,15 @@ pub const TIER_SELECTOR: &str = "[data-sg-tier]";
 pub const DECISION_SELECTOR: &str = "script#sg-decision";
 /// Where the decision script is injected (at its end; else at the document's end).
 pub const INJECT_SELECTOR: &str = "head";
+/// The response header with which a page's origin declares that the page
+/// carries no gate markup (value `none`): the gate then streams it without
+/// the HTML filter, guarded by [`PLAIN_PAGE_MARKERS`]. Never sent on to the
+/// visitor.
+pub const MARKUP_HEADER: &str = "Sg-Markup";
+/// What a page served without the filter must not contain (compared without
+/// case): the gate's attribute names and the decision script's id. A page
+/// that does is cut off before it.
+pub const PLAIN_PAGE_MARKERS: [&str; 3] = [SEGMENT_ATTR, TIER_ATTR, "sg-decision"];
 /// The decision anyone sees when nothing can be decided.
 pub const GENERIC_JSON: &str = r#"{"tier":"generic","segments":[]}"#;
 

@@ -15,6 +15,7 @@
 mod endpoints;
 mod feed;
 mod page;
+mod plain;
 mod rewrite;
 mod state;
 
@@ -74,6 +75,8 @@ pub(crate) struct Decided {
     pub upstream: serde_json::Value,
     pub upstream_url: Option<String>,
     pub log_all: bool,
+    /// The page's route is in `SG_PLAIN_ROUTES`: no HTML filter.
+    pub plain_route: bool,
 }
 
 /// `{"tier":"generic","segments":[]}`: all anyone sees when nothing can be decided.
@@ -124,6 +127,7 @@ pub(crate) async fn decide_request(req: &Request, env: &Env, path: &str, ctx: &W
                 upstream,
                 upstream_url: st.config.upstream.clone(),
                 log_all: st.config.log_all,
+                plain_route: st.config.is_plain(path),
             }
         }
         Err(e) => Decided {
@@ -134,6 +138,7 @@ pub(crate) async fn decide_request(req: &Request, env: &Env, path: &str, ctx: &W
             upstream: serde_json::json!({}),
             upstream_url: None,
             log_all: true,
+            plain_route: false,
         },
     }
 }

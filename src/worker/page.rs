@@ -10,6 +10,10 @@
 //! the signals, and the site's other cookies unchanged. Requests that carry
 //! a decision are marked `cache: no-store`, so no cache between the gate and
 //! the origin can hand one visitor's page to another.
+//!
+//! A page on a route of `SG_PLAIN_ROUTES`, or whose origin answers
+//! `Sg-Markup: none`, skips the HTML filter (see [`super::plain`]); the
+//! fallback after a failure never does.
 
 use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Request, Response, Result};
@@ -18,7 +22,7 @@ use super::state::{log, GateState};
 use super::{decide_request, Decided};
 use crate::eval::{Decision, Tier};
 use crate::model::policy::Field;
-use crate::serve::markup::{DROPPED_HEADERS, GATE_COOKIES, GENERIC_JSON, VARY};
+use crate::serve::markup::{DROPPED_HEADERS, GATE_COOKIES, GENERIC_JSON, MARKUP_HEADER, VARY};
 use crate::serve::url::{path_and_query, path_of};
 use crate::serve::PageView;
 use crate::serve::{is_page, without_cookies};
@@ -26,7 +30,7 @@ use crate::serve::{is_page, without_cookies};
 /// Serves one page request. Never answers 5xx for a visitor's bundle.
 pub async fn serve(req: Request, env: &Env, ctx: &worker::Context) -> Result<Response> {
     let url = req.inner().url();
-    let Decided { decision, cached, cache_bytes, page, upstream, upstream_url, log_all } =
+    let Decided { decision, cached, cache_bytes, page, upstream, upstream_url, log_all, plain_route } =
         decide_request(&req, env, path_of(&url), ctx).await;
     if let Ok(state) = GateState::load(env).await {
         state.borrow_mut().counters.record(&decision, cached);
@@ -47,7 +51,7 @@ pub async fn serve(req: Request, env: &Env, ctx: &worker::Context) -> Result<Res
     let forwarded = Forwarded::from_exposed(&decision, &upstream);
     let resp = fetch_page(req, env, upstream_url.as_deref(), &forwarded).await?;
     let view = PageView::new(decision.tier, decision.segments, page.to_string());
-    finish(resp, view, personalised)
+    finish(resp, view, personalised, plain_route)
 }
 
 /// The fallback when serving through the gate failed: the page with the
@@ -55,7 +59,7 @@ pub async fn serve(req: Request, env: &Env, ctx: &worker::Context) -> Result<Res
 pub async fn serve_generic(req: Request, env: &Env) -> Result<Response> {
     let upstream = GateState::load(env).await.ok().and_then(|s| s.borrow().config.upstream.clone());
     let resp = fetch_page(req, env, upstream.as_deref(), &Forwarded::generic()).await?;
-    finish(resp, PageView::new(Tier::Generic, Vec::new(), GENERIC_JSON.to_string()), true)
+    finish(resp, PageView::new(Tier::Generic, Vec::new(), GENERIC_JSON.to_string()), true, false)
 }
 
 /// The decision headers sent upstream, as the policy's upstream exposure allows.
@@ -144,8 +148,13 @@ fn js_error(e: JsValue) -> worker::Error {
 /// from a bundle, `Cache-Control: private, no-store`. Body-less responses
 /// pass through with those headers, and redirects keep their `Location` and
 /// `Set-Cookie` (a redirect's HTML body, if any, is filtered like any page).
-fn finish(resp: Response, view: PageView, personalised: bool) -> Result<Response> {
+/// A plain page (`plain_route`, or `Sg-Markup: none` from its origin) is
+/// streamed unchanged but guarded against gate markup; the visitor never
+/// sees `Sg-Markup`.
+fn finish(resp: Response, view: PageView, personalised: bool, plain_route: bool) -> Result<Response> {
     let headers = resp.headers().clone();
+    let declared_plain = headers.get(MARKUP_HEADER)?.is_some_and(|v| v.trim().eq_ignore_ascii_case("none"));
+    headers.delete(MARKUP_HEADER)?;
     headers.append("Vary", VARY)?;
     headers.set("Sg-Tier", view.tier.as_str())?;
     if personalised {
@@ -155,6 +164,10 @@ fn finish(resp: Response, view: PageView, personalised: bool) -> Result<Response
     let bodyless = matches!(status, 101 | 204 | 205 | 304);
     if bodyless || !is_page(headers.get("Content-Type")?.as_deref()) {
         return Ok(resp.with_headers(headers));
+    }
+    if plain_route || declared_plain {
+        let resp: web_sys::Response = resp.with_headers(headers).into();
+        return Ok(Response::from(super::plain::guard(resp)));
     }
     // The filtered page is a different representation: no length, no validators.
     for h in ["Content-Length", "ETag", "Last-Modified"] {

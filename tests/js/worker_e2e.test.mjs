@@ -138,6 +138,96 @@ test("upstream origin: gets the permitted tokens, cannot be spoofed, forged deci
   }
 });
 
+/** Status, headers and the body as far as it arrives (`cut` when the stream broke off). */
+async function readAll(url, headers) {
+  let resp;
+  try {
+    resp = await fetch(url, { headers });
+  } catch {
+    return { status: 0, headers: new Headers(), text: "", cut: true };
+  }
+  const reader = resp.body.getReader();
+  const chunks = [];
+  let cut = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(Buffer.from(value));
+    }
+  } catch {
+    cut = true;
+  }
+  return { status: resp.status, headers: resp.headers, text: Buffer.concat(chunks).toString(), cut };
+}
+
+test("plain pages (Sg-Markup: none, SG_PLAIN_ROUTES) skip the filter, and gate markup in one is never served", async () => {
+  const filler = `<p>${"filler ".repeat(400)}</p>`;
+  const plain = (segments) => `<html><head><title>p</title></head><body><p>rendered for [${segments}]</p>${filler}</body></html>`;
+  const origin = createServer((req, res) => {
+    const segments = req.headers["sg-segments"] ?? "";
+    const html = { "Content-Type": "text/html; charset=utf-8" };
+    if (req.url === "/plain") {
+      res.writeHead(200, { ...html, "Sg-Markup": "none" });
+      res.end(plain(segments));
+    } else if (req.url === "/liar") {
+      // Declared plain, but with a block the filter would remove, its
+      // attribute name split across two chunks.
+      res.writeHead(200, { ...html, "Sg-Markup": " None " });
+      res.write(`<html><body>${filler}<p data-sg-`);
+      setTimeout(() => res.end(`segment="${ADS}">ad for you only</p><p>after</p></body></html>`), 50);
+    } else if (req.url === "/upper") {
+      res.writeHead(200, { ...html, "Sg-Markup": "none" });
+      res.end(`<html><body>${filler}<DIV DATA-SG-TIER="curated">curated only</DIV></body></html>`);
+    } else if (req.url === "/forged-decision") {
+      res.writeHead(200, { ...html, "Sg-Markup": "none" });
+      res.end(`<html><head><script type="application/json" id="SG-DECISION">{"tier":"curated","segments":["${ADS}"]}</script></head><body>${filler}</body></html>`);
+    } else if (req.url.startsWith("/help/")) {
+      // On a plain route: no header needed.
+      res.writeHead(200, html);
+      res.end(req.url === "/help/ok" ? plain(segments) : `<html><body>${filler}<p data-sg-segment="${ADS}">ad for you only</p></body></html>`);
+    } else {
+      res.writeHead(200, html);
+      res.end(`<html><head></head><body><p data-sg-segment="${RUNNERS}">run</p><p data-sg-segment="${ADS}">ad for you only</p></body></html>`);
+    }
+  });
+  const port = await freePort();
+  await new Promise((r) => origin.listen(port, "127.0.0.1", r));
+  const up = await startWorker({ SG_PUBLIC_KEYS: key.publicJwks, SG_UPSTREAM: `http://127.0.0.1:${port}`, SG_PLAIN_ROUTES: '["/Help"]' });
+  try {
+    const visitor = { Cookie: `sg_bundle=${key.signer.sign(claims({ n: 1 }))}` };
+    // Declared plain: exactly the origin's bytes, no decision script, the
+    // gate's headers, and no Sg-Markup for the visitor.
+    const p = await readAll(`${up.url}/plain`, visitor);
+    assert.equal(p.cut, false);
+    assert.equal(p.status, 200);
+    assert.equal(p.text, plain(RUNNERS));
+    assert.equal(p.headers.get("sg-markup"), null);
+    assert.equal(p.headers.get("cache-control"), "private, no-store");
+    assert.match(p.headers.get("vary"), /Cookie, Sg-Bundle, Sec-GPC/);
+    assert.equal(p.headers.get("sg-tier"), "curated");
+    const ok = await readAll(`${up.url}/help/ok`, visitor);
+    assert.equal(ok.text, plain(RUNNERS));
+    // Markup in a page that skips the filter: cut off before the block, never served.
+    for (const path of ["/liar", "/upper", "/help/page", "/forged-decision"]) {
+      for (const headers of [visitor, {}]) {
+        const r = await readAll(`${up.url}${path}`, headers);
+        assert.ok(r.cut, `${path}: the response must break off`);
+        assert.doesNotMatch(r.text, /ad for you only|curated only|after<\/p>/, path);
+        assert.ok(!r.text.includes(ADS), `${path}: a withheld token reached the visitor`);
+      }
+    }
+    assert.ok(await waitForLog(up, /"sg":"gate_failure","reason":"markup_in_plain_page"/), up.logs());
+    // Everything else still goes through the filter.
+    const filtered = await readAll(`${up.url}/shop`, visitor);
+    assert.deepEqual(pageParts(filtered.text).segments, [RUNNERS]);
+    assert.equal(pageParts(filtered.text).decisionCount, 1);
+  } finally {
+    await up.stop();
+    origin.close();
+  }
+});
+
 test("a broken policy fails closed: generic pages, no 5xx, health says only that it is not ok", async () => {
   const broken = await startWorker({ SG_PUBLIC_KEYS: key.publicJwks, SG_POLICY: '{"schema":1,"version":"x"}' });
   try {
