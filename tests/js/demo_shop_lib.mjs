@@ -123,9 +123,17 @@ export function recordSends(context) {
 }
 
 /** Waits until the shop's service worker controls the page (the preference centre then opens offline). */
-export async function offlineReady(page) {
-  await page.waitForFunction(async () => {
-    const reg = await navigator.serviceWorker?.getRegistration();
-    return !!(navigator.serviceWorker?.controller && reg?.active && (await caches.has("trailhead-offline-1")));
-  }, null, { timeout: 20000 });
+export async function offlineReady(page, timeout = 20000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const state = await page.evaluate(async () => {
+      const reg = await navigator.serviceWorker?.getRegistration();
+      const cache = (await caches.keys()).includes("trailhead-offline-1") ? await caches.open("trailhead-offline-1") : null;
+      return { controlled: !!navigator.serviceWorker?.controller, active: reg?.active?.state ?? null,
+        cached: cache ? !!(await cache.match("/preferences")) : false };
+    });
+    if (state.controlled && state.active === "activated" && state.cached) return;
+    if (Date.now() > deadline) assert.fail(`the service worker is not ready: ${JSON.stringify(state)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
