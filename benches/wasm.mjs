@@ -3,7 +3,7 @@
 //   node benches/wasm.mjs [--out build/bench/wasm.json] [--quick]
 // Each figure is the median per-operation time of a few timed batches (after a
 // warm-up); tokens for the "fresh" figures are signed outside the timed region.
-import { createPrivateKey, createPublicKey, sign as edSign, verify as edVerify } from "node:crypto";
+import { createPrivateKey, createPublicKey, sign as edSign, verify as edVerify, webcrypto } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import * as jose from "jose";
@@ -115,10 +115,20 @@ const joseKey = await jose.importJWK(publicJwk, "EdDSA");
 }
 
 log(`16-signal bundle: ${sample.length} bytes, ${results.bundle16_segments} segments permitted`);
+const subtleKey = await webcrypto.subtle.importKey("raw", Buffer.from(publicJwk.x, "base64url"), { name: "Ed25519" }, false, ["verify"]);
 {
   const gate = new sg.Gate(POLICY, key.publicJwks, { audience: "signalgate" });
-  // The gate, jose and Node's bare Ed25519 on the same kind of never-seen bundles, batches interleaved.
-  [results.wasm_verify_eval_16, results.jose_verify_16, results.node_ed25519_verify_16] = await benchTogether([
+  const wasmOnly = new sg.Gate(POLICY, key.publicJwks, { audience: "signalgate", ed25519: "wasm" });
+  const viaSubtle = new sg.Gate(POLICY, key.publicJwks, { audience: "signalgate", ed25519: "webcrypto" });
+  results.gate_ed25519 = gate.ed25519;
+  if (gate.ed25519 !== "node:crypto" || wasmOnly.ed25519 !== "wasm") throw new Error(`unexpected Ed25519 backends: ${gate.ed25519}, ${wasmOnly.ed25519}`);
+  const split = (t) => { const i = t.lastIndexOf("."); return [Buffer.from(t.slice(0, i)), Buffer.from(t.slice(i + 1), "base64url")]; };
+  // The gate (default: Ed25519 by node:crypto; then all in wasm; then through
+  // WebCrypto, awaited one by one), jose, and the hosts' bare Ed25519 (sync
+  // node:crypto; WebCrypto awaited one by one) on the same kind of
+  // never-seen bundles, batches interleaved.
+  [results.wasm_verify_eval_16, results.jose_verify_16, results.node_ed25519_verify_16, results.wasm_only_verify_eval_16,
+    results.async_webcrypto_verify_eval_16, results.webcrypto_ed25519_verify_16] = await benchTogether([
     (n) => {
       const tokens = freshTokens(n, base16);
       return () => { for (let i = 0; i < n; i++) { if (gate.decideForPage(tokens[i], CTX).error) throw new Error("refused"); } };
@@ -130,19 +140,51 @@ log(`16-signal bundle: ${sample.length} bytes, ${results.bundle16_segments} segm
       };
     },
     (n) => {
-      const items = freshTokens(n, base16).map((t) => { const i = t.lastIndexOf("."); return [Buffer.from(t.slice(0, i)), Buffer.from(t.slice(i + 1), "base64url")]; });
+      const items = freshTokens(n, base16).map(split);
       return () => { for (let i = 0; i < n; i++) if (!edVerify(null, items[i][0], publicKey, items[i][1])) throw new Error("bad sig"); };
     },
+    (n) => {
+      const tokens = freshTokens(n, base16);
+      return () => { for (let i = 0; i < n; i++) { if (wasmOnly.decideForPage(tokens[i], CTX).error) throw new Error("refused"); } };
+    },
+    (n) => {
+      const tokens = freshTokens(n, base16);
+      return async () => { for (let i = 0; i < n; i++) { if ((await viaSubtle.decideForPageAsync(tokens[i], CTX)).error) throw new Error("refused"); } };
+    },
+    (n) => {
+      const items = freshTokens(n, base16).map(split);
+      return async () => {
+        for (let i = 0; i < n; i++) if (!(await webcrypto.subtle.verify("Ed25519", subtleKey, items[i][1], items[i][0]))) throw new Error("bad sig");
+      };
+    },
   ]);
-  log(`wasm  Gate.decideForPage, fresh token (verify + evaluate): ${fmt(results.wasm_verify_eval_16)}`);
+  log(`wasm  Gate.decideForPage, fresh token (verify + evaluate): ${fmt(results.wasm_verify_eval_16)}  [Ed25519: ${gate.ed25519}]`);
   log(`jose  jwtVerify (EdDSA, Node crypto), same bundles:        ${fmt(results.jose_verify_16)}`);
   log(`node  crypto.verify Ed25519 only (no JSON, no checks):     ${fmt(results.node_ed25519_verify_16)}`);
+  log(`wasm  the same, ed25519: "wasm" (verify_strict in wasm):   ${fmt(results.wasm_only_verify_eval_16)}`);
+  log(`wasm  await decideForPageAsync, ed25519: "webcrypto":      ${fmt(results.async_webcrypto_verify_eval_16)}`);
+  log(`node  await crypto.subtle.verify Ed25519 only:             ${fmt(results.webcrypto_ed25519_verify_16)}`);
+  wasmOnly.free();
+  viaSubtle.free();
 
   // --- 2. a repeat visitor: the same token again (cache answers) ---------------------
   const token = freshTokens(1, base16)[0];
   gate.decideForPage(token, CTX);
   results.wasm_cached_16 = await bench((n) => () => { for (let i = 0; i < n; i++) gate.decideForPage(token, CTX); });
   log(`wasm  Gate.decideForPage, cached token (repeat visitor):   ${fmt(results.wasm_cached_16)}`);
+  // The same token as a new string on every call (as when a page reads
+  // document.cookie again): the lookup hashes and compares the whole string.
+  // Making the string is timed too, and alone beside it.
+  const fresh = (t) => (t + " ").slice(0, -1);
+  let sink = 0;
+  [results.wasm_cached_16_new_string, results.js_new_string_16] = await benchTogether([
+    (n) => () => { for (let i = 0; i < n; i++) gate.decideForPage(fresh(token), CTX); },
+    (n) => () => { for (let i = 0; i < n; i++) sink += fresh(token).charCodeAt(i & 1023); },
+  ]);
+  log(`wasm  the same, token a new string on each call:           ${fmt(results.wasm_cached_16_new_string)}`);
+  log(`js    making that string alone:                            ${fmt(results.js_new_string_16)}${sink < 0 ? "!" : ""}`);
+  results.wasm_cached_16_decide = await bench((n) => () => { for (let i = 0; i < n; i++) gate.decide(token, CTX); });
+  log(`wasm  Gate.decide (full reasons), cached token:            ${fmt(results.wasm_cached_16_decide)}`);
   // The JS <-> wasm glue alone (context in, decision out, no bundle): the floor under any decision.
   results.wasm_no_bundle = await bench((n) => () => { for (let i = 0; i < n; i++) gate.decideForPage(undefined, CTX); });
   log(`wasm  Gate.decideForPage, no bundle (glue + generic tier): ${fmt(results.wasm_no_bundle)}`);
@@ -214,14 +256,15 @@ function syntheticClaims(n) {
 }
 
 /**
- * The repeat visitor's decision measured inside wasm (Gate.benchmarkCachedDecision:
+ * The repeat visitor's decision measured inside wasm (Gate.benchmarkDecision:
  * cache hit, re-check, revocation, evaluation; no JS boundary), as the Worker
- * pays it. Median of 7 runs of ~50 ms each.
+ * pays it: the summary (`full` false, as decideForPage) or the full decision
+ * with reasons (as decide). Median of 7 runs of ~50 ms each.
  */
-function inWasm(gate, token) {
+function inWasm(gate, token, full = false) {
   let k = 16;
-  while (gate.benchmarkCachedDecision(token, CTX, k) * k < 50_000 && k < 1 << 22) k *= 2;
-  const runs = Array.from({ length: 7 }, () => gate.benchmarkCachedDecision(token, CTX, k)).sort((a, b) => a - b);
+  while (gate.benchmarkDecision(token, CTX, k, full) * k < 50_000 && k < 1 << 22) k *= 2;
+  const runs = Array.from({ length: 7 }, () => gate.benchmarkDecision(token, CTX, k, full)).sort((a, b) => a - b);
   return { us: runs[3], iterations: k, runs: 7 };
 }
 
@@ -241,8 +284,9 @@ results.scale = {};
   const decide = await benchTogether(cases.map(({ gate, token }) => (k) => () => { for (let i = 0; i < k; i++) gate.decide(token, CTX); }));
   const page = await benchTogether(cases.map(({ gate, token }) => (k) => () => { for (let i = 0; i < k; i++) gate.decideForPage(token, CTX); }));
   cases.forEach(({ n, m, label, policy, token, gate, first }, i) => {
-    results.scale[label] = { signals: n, segments_in_policy: m, token_bytes: token.length, policy_bytes: policy.length, permitted: first.segments.length, tier: first.tier, decide: decide[i], decide_for_page: page[i], in_wasm: inWasm(gate, token) };
-    log(`wasm  ${label.padEnd(7)} in wasm: ${results.scale[label].in_wasm.us.toFixed(2).padStart(8)} µs/op; through JS: decide ${decide[i].us.toFixed(2).padStart(8)} µs/op, decideForPage: ${page[i].us.toFixed(2).padStart(8)} µs/op  (${n === 16 ? "demo policy" : "synthetic"}, token ${token.length} B, ${first.segments.length} permitted)`);
+    results.scale[label] = { signals: n, segments_in_policy: m, token_bytes: token.length, policy_bytes: policy.length, permitted: first.segments.length, tier: first.tier, decide: decide[i], decide_for_page: page[i], in_wasm: inWasm(gate, token), in_wasm_full: inWasm(gate, token, true) };
+    const r = results.scale[label];
+    log(`wasm  ${label.padEnd(7)} decideForPage: in wasm ${r.in_wasm.us.toFixed(2).padStart(8)}, through JS ${page[i].us.toFixed(2).padStart(8)} µs/op (${(page[i].us / r.in_wasm.us).toFixed(2)}x); decide: in wasm ${r.in_wasm_full.us.toFixed(2).padStart(8)}, through JS ${decide[i].us.toFixed(2).padStart(8)} µs/op (${(decide[i].us / r.in_wasm_full.us).toFixed(2)}x)  (${n === 16 ? "demo policy" : "synthetic"}, token ${token.length} B, ${first.segments.length} permitted)`);
     gate.free();
   });
 }

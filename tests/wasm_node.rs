@@ -8,3 +8,20 @@ mod portable;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 portable_tests!(wasm_bindgen_test);
+
+#[path = "wasm_host/mod.rs"]
+mod wasm_host;
+
+use signalgate::js::ed25519::Host;
+
+/// Node's `crypto` and WebCrypto both answer, and as `verify_strict` does.
+#[wasm_bindgen_test]
+async fn host_ed25519_agrees_with_verify_strict() {
+    let (wycheproof, strictness) = (wasm_host::wycheproof(), wasm_host::strictness());
+    for host in [Host::NodeCrypto, Host::WebCrypto] {
+        let answered = wasm_host::through_host(host, &wycheproof).await;
+        assert!(answered >= 130, "{host:?} answered only {answered} Wycheproof cases");
+        let answered = wasm_host::through_host(host, &strictness).await;
+        assert!(answered >= 40, "{host:?} answered only {answered} strictness cases");
+    }
+}

@@ -29,13 +29,17 @@ pub mod jws;
 mod keys;
 mod revocation;
 mod signer;
+/// The checks of strict Ed25519 that need no curve arithmetic.
+pub mod strict;
 mod verify;
 
 pub use error::{BundleError, KeyError, Part};
 pub use keys::{thumbprint, Jwk, KeySet, PublicKey, SigningKey, MAX_KEYS};
 pub use revocation::Revocations;
 pub use signer::Signer;
-pub use verify::{Expectations, UnverifiedBundle, VerifiedBundle, DEFAULT_SKEW, MAX_BUNDLE_BYTES};
+pub use verify::{
+    Expectations, PreparedBundle, SplitBundle, UnverifiedBundle, VerifiedBundle, DEFAULT_SKEW, MAX_BUNDLE_BYTES,
+};
 
 /// The `typ` header value of a signalgate bundle.
 pub const BUNDLE_TYP: &str = "signalgate-bundle+jwt";

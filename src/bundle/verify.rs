@@ -4,7 +4,7 @@
 
 use super::error::{BundleError, Part};
 use super::jws::{self, strict_json, Header};
-use super::keys::KeySet;
+use super::keys::{KeySet, PublicKey};
 use super::BUNDLE_TYP;
 use crate::model::Claims;
 use crate::time::{Span, UnixTime};
@@ -62,6 +62,16 @@ impl UnverifiedBundle {
     /// [`parse`](Self::parse) with another size limit (in bytes), for
     /// deployments that carry bundles in headers rather than cookies.
     pub fn parse_with_limit(token: &str, max_bytes: usize) -> Result<Self, BundleError> {
+        Self::split(token, max_bytes)?.parse_claims()
+    }
+
+    /// The steps of [`parse_with_limit`](Self::parse_with_limit) before the
+    /// claims: size, the three parts in canonical base64url, the header (strict
+    /// JSON, `alg`, `crit`, `typ`, `kid`) and the signature's length. What the
+    /// signature covers is then known, so a host's Ed25519 can start checking
+    /// it while [`SplitBundle::parse_claims`] does the rest (the order in which
+    /// failures are reported stays that of `parse` then `verify`).
+    pub fn split(token: &str, max_bytes: usize) -> Result<SplitBundle, BundleError> {
         let parsed = jws::parse_compact(token, max_bytes)?;
         let typ_ok = parsed.header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(BUNDLE_TYP));
         if !typ_ok {
@@ -70,13 +80,11 @@ impl UnverifiedBundle {
         if parsed.header.kid.as_deref().is_none_or(str::is_empty) {
             return Err(BundleError::MissingKeyId);
         }
-        let claims: Claims = strict_json(Part::Payload, &parsed.payload)?;
-        claims.validate()?;
-        Ok(UnverifiedBundle {
+        Ok(SplitBundle {
             signing_input_len: parsed.signing_input.len(),
             token: token.to_string(),
             header: parsed.header,
-            claims,
+            payload: parsed.payload,
             signature: parsed.signature,
         })
     }
@@ -99,19 +107,131 @@ impl UnverifiedBundle {
     /// Checks the signature with the key named by `kid`, then the time window
     /// (with skew), audience and tenant.
     pub fn verify(self, keys: &KeySet, expect: &Expectations, now: UnixTime) -> Result<VerifiedBundle, BundleError> {
+        self.prepare(keys)?.verify(keys, expect, now)
+    }
+
+    /// The steps of [`verify`](Self::verify) before the curve arithmetic:
+    /// finds the key named by `kid` and makes the checks of strict Ed25519
+    /// that need none (canonical `S`, `R` not of small order; see
+    /// [`strict`](super::strict)). The result is verified with
+    /// [`PreparedBundle::verify`]; inside the crate, a host's Ed25519 may
+    /// check the equation instead (the JS bindings use WebCrypto or Node's
+    /// `crypto`), with exactly the same outcome.
+    pub fn prepare(self, keys: &KeySet) -> Result<PreparedBundle, BundleError> {
         let key = keys.get(self.kid()).ok_or_else(|| BundleError::UnknownKey { kid: self.kid().to_string() })?;
-        let signature = ed25519_dalek::Signature::from_bytes(&self.signature);
-        key.verifying_key()
-            .verify_strict(&self.token.as_bytes()[..self.signing_input_len], &signature)
-            .map_err(|_| BundleError::BadSignature)?;
-        if !keys.allows_tenant(key.kid(), &self.claims.tenant) {
-            return Err(BundleError::KeyNotForTenant {
-                kid: key.kid().to_string(),
-                tenant: self.claims.tenant.clone(),
-            });
+        if !super::strict::passes_prechecks(&self.signature) {
+            return Err(BundleError::BadSignature);
         }
-        check_claims(&self.claims, expect, now)?;
-        Ok(VerifiedBundle { kid: key.kid().to_string(), signature: self.signature, claims: self.claims })
+        Ok(PreparedBundle { key: key.clone(), bundle: self })
+    }
+}
+
+/// A bundle split and decoded with its header checked, its claims not yet
+/// parsed ([`UnverifiedBundle::split`]).
+#[derive(Debug, Clone)]
+pub struct SplitBundle {
+    signing_input_len: usize,
+    token: String,
+    header: Header,
+    payload: Vec<u8>,
+    signature: [u8; 64],
+}
+
+impl SplitBundle {
+    /// The `kid` the bundle names (present and not empty).
+    pub fn kid(&self) -> &str {
+        self.header.kid.as_deref().unwrap_or_default()
+    }
+
+    /// The signed bytes, `BASE64URL(header) '.' BASE64URL(payload)`.
+    pub fn signing_input(&self) -> &[u8] {
+        &self.token.as_bytes()[..self.signing_input_len]
+    }
+
+    /// The 64-byte Ed25519 signature (`R || S`).
+    pub fn signature(&self) -> &[u8; 64] {
+        &self.signature
+    }
+
+    /// The rest of parsing: the claims are strict JSON and follow the schema.
+    pub fn parse_claims(self) -> Result<UnverifiedBundle, BundleError> {
+        let claims: Claims = strict_json(Part::Payload, &self.payload)?;
+        claims.validate()?;
+        Ok(UnverifiedBundle {
+            signing_input_len: self.signing_input_len,
+            token: self.token,
+            header: self.header,
+            claims,
+            signature: self.signature,
+        })
+    }
+}
+
+/// A bundle whose key is found and whose signature passed the checks that
+/// need no curve arithmetic ([`UnverifiedBundle::prepare`]): what is left is
+/// the Ed25519 equation, then the tenant, time window, audience and lifetime.
+/// Still untrusted: only [`verify`](Self::verify) makes a [`VerifiedBundle`].
+#[derive(Debug, Clone)]
+pub struct PreparedBundle {
+    bundle: UnverifiedBundle,
+    key: PublicKey,
+}
+
+impl PreparedBundle {
+    /// The signed bytes, `BASE64URL(header) '.' BASE64URL(payload)`.
+    pub fn signing_input(&self) -> &[u8] {
+        &self.bundle.token.as_bytes()[..self.bundle.signing_input_len]
+    }
+
+    /// The 64-byte Ed25519 signature (`R || S`).
+    pub fn signature(&self) -> &[u8; 64] {
+        &self.bundle.signature
+    }
+
+    /// The key the bundle names (its `kid`), from the key set.
+    pub fn key(&self) -> &PublicKey {
+        &self.key
+    }
+
+    /// Verifies the signature with `verify_strict`, then the rest as
+    /// [`UnverifiedBundle::verify`] does.
+    pub fn verify(self, keys: &KeySet, expect: &Expectations, now: UnixTime) -> Result<VerifiedBundle, BundleError> {
+        let signature = ed25519_dalek::Signature::from_bytes(&self.bundle.signature);
+        let good = self.key.verifying_key().verify_strict(self.signing_input(), &signature).is_ok();
+        self.finish(good, keys, expect, now)
+    }
+
+    /// Finishes with the verdict of a host's Ed25519 on the equation over
+    /// [`signing_input`](Self::signing_input), [`signature`](Self::signature)
+    /// and [`key`](Self::key). Crate-private: only the bindings that called
+    /// the host may vouch for its answer.
+    #[cfg(feature = "js")]
+    pub(crate) fn verified_by_host(
+        self,
+        good: bool,
+        keys: &KeySet,
+        expect: &Expectations,
+        now: UnixTime,
+    ) -> Result<VerifiedBundle, BundleError> {
+        self.finish(good, keys, expect, now)
+    }
+
+    fn finish(
+        self,
+        good: bool,
+        keys: &KeySet,
+        expect: &Expectations,
+        now: UnixTime,
+    ) -> Result<VerifiedBundle, BundleError> {
+        if !good {
+            return Err(BundleError::BadSignature);
+        }
+        let (bundle, key) = (self.bundle, self.key);
+        if !keys.allows_tenant(key.kid(), &bundle.claims.tenant) {
+            return Err(BundleError::KeyNotForTenant { kid: key.kid().to_string(), tenant: bundle.claims.tenant });
+        }
+        check_claims(&bundle.claims, expect, now)?;
+        Ok(VerifiedBundle { kid: key.kid().to_string(), signature: bundle.signature, claims: bundle.claims })
     }
 }
 

@@ -1,13 +1,13 @@
-//! A benchmarking hook, only in builds with the `bench-hooks` feature
+//! Benchmarking hooks, only in builds with the `bench-hooks` feature
 //! (`pkg-scripts/bench` builds one for Node), never in the shipped package.
 
 use wasm_bindgen::prelude::*;
 
 use super::context;
 use super::error::coded;
-use super::gate::{Gate, Inner};
+use super::gate::Gate;
 use crate::eval::Detail;
-use crate::serve::decide_with_cache;
+use crate::serve::{decide_with_cache, BundleCache};
 
 /// `performance.now()` of the global scope, as a callable.
 fn performance_now() -> Result<impl Fn() -> Result<f64, JsValue>, JsValue> {
@@ -34,18 +34,79 @@ impl Gate {
         context_value: JsValue,
         iterations: u32,
     ) -> Result<f64, JsValue> {
+        self.benchmark_decision(bundle, context_value, iterations, false)
+    }
+
+    /// [`benchmarkCachedDecision`](Self::benchmark_cached_decision), with the
+    /// full decision (`reasons` too, as `decide` returns it) when `full`.
+    /// Both go through the Worker's `BundleCache`, as the Worker pays them.
+    #[wasm_bindgen(js_name = benchmarkDecision)]
+    pub fn benchmark_decision(
+        &self,
+        bundle: &str,
+        context_value: JsValue,
+        iterations: u32,
+        full: bool,
+    ) -> Result<f64, JsValue> {
         let ctx = context(context_value).map_err(|e| coded("bad_context", e))?;
-        let Inner { gate, cache } = &mut *self.inner.borrow_mut();
-        let (first, _) = decide_with_cache(gate, cache, Some(bundle), &ctx, Detail::Summary);
+        let detail = if full { Detail::Full } else { Detail::Summary };
+        let mut inner = self.inner.borrow_mut();
+        let gate = &mut inner.gate;
+        let mut cache = BundleCache::default();
+        let (first, _) = decide_with_cache(gate, &mut cache, Some(bundle), &ctx, detail);
         if let Some(e) = first.error {
             return Err(coded(e.code.as_str(), e.message));
         }
         let clock = performance_now()?;
         let start = clock()?;
         for _ in 0..iterations.max(1) {
-            decide_with_cache(gate, cache, Some(bundle), &ctx, Detail::Summary);
+            decide_with_cache(gate, &mut cache, Some(bundle), &ctx, detail);
         }
         let elapsed = clock()? - start;
         Ok(elapsed * 1000.0 / f64::from(iterations.max(1)))
+    }
+}
+
+#[wasm_bindgen]
+impl Gate {
+    /// For benchmarks: the steps of a fresh bundle's first decision inside
+    /// wasm, each run `iterations` times, as mean microseconds:
+    /// `{ parse, verify_strict, decide }` (parsing and claims validation;
+    /// the signature check in wasm; the decision from the verified bundle).
+    #[wasm_bindgen(js_name = benchmarkFreshSteps)]
+    pub fn benchmark_fresh_steps(
+        &self,
+        bundle: &str,
+        context_value: JsValue,
+        iterations: u32,
+    ) -> Result<JsValue, JsValue> {
+        use crate::bundle::UnverifiedBundle;
+        let ctx = context(context_value).map_err(|e| coded("bad_context", e))?;
+        let n = iterations.max(1);
+        let mut inner = self.inner.borrow_mut();
+        let gate = &mut inner.gate;
+        let clock = performance_now()?;
+        let code = |e: crate::bundle::BundleError| coded(e.code().as_str(), e);
+        let t0 = clock()?;
+        for _ in 0..n {
+            UnverifiedBundle::parse_with_limit(bundle, crate::eval::MAX_BUNDLE_LIMIT).map_err(code)?;
+        }
+        let t1 = clock()?;
+        let mut verified = None;
+        for _ in 0..n {
+            verified = Some(gate.verify(bundle, ctx.now).map_err(code)?);
+        }
+        let t2 = clock()?;
+        let verified = verified.ok_or_else(|| coded("bench", "no iterations"))?;
+        for _ in 0..n {
+            gate.decide_verified_with(&verified, &ctx, Detail::Summary);
+        }
+        let t3 = clock()?;
+        let us = |a: f64, b: f64| (b - a) * 1000.0 / f64::from(n);
+        let out = js_sys::Object::new();
+        for (k, v) in [("parse", us(t0, t1)), ("verify", us(t1, t2) - us(t0, t1)), ("decide", us(t2, t3))] {
+            js_sys::Reflect::set(&out, &JsValue::from_str(k), &JsValue::from_f64(v))?;
+        }
+        Ok(out.into())
     }
 }

@@ -18,10 +18,13 @@
 #[cfg(feature = "bench-hooks")]
 mod bench;
 mod bundle;
+mod convert;
+pub mod ed25519;
 mod error;
 mod gate;
 #[cfg(feature = "js-signer")]
 mod signer;
+mod tokens;
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
