@@ -97,6 +97,15 @@ if (sc["256x256"]?.in_wasm && sc["128x128"]?.in_wasm && sc["64x64"]?.in_wasm) {
 row("  256x256 through decideForPage (tier + tokens only)", us(sc["256x256"]?.decide_for_page?.us), "-", sc["256x256"] ? "info" : "MISSING");
 row("new Gate(demo policy, jwks), wasm", us(w.wasm_gate_new?.us), "-", w.wasm_gate_new ? "info" : "MISSING");
 
+// The JS API's goals (issue 14), as benches/wasm.mjs judged them: the figure
+// from JS next to the in-wasm (or the host's) figure it is held against.
+if (w.goals) {
+  for (const g of w.goals) {
+    const figure = g.figure ?? (g.figure_us == null ? null : `${us(g.figure_us)}${g.anchor_us != null ? ` (${g.anchor} ${us(g.anchor_us)}: ${times(g.ratio)})` : ""}`);
+    row(`JS API: ${g.metric}`, figure, g.goal, g.verdict === "MISSED" ? `MISSED${g.ratio != null ? ` (${times(g.ratio)})` : ` (${figure})`}` : g.verdict);
+  }
+} else row("JS API goals (benches/wasm.mjs)", null, "see benches/wasm.mjs");
+
 // ---------- sizes ----------
 row("gate wasm (pkg/web/signalgate_bg.wasm), gzip -9", sizes ? `${kb(sizes.gate_wasm.gzip)} (${kb(sizes.gate_wasm.raw)} raw)` : null, "<= 150 KB gzip",
   sizes ? atMost(sizes.gate_wasm.gzip, 150 * 1024, kb) : "MISSING");

@@ -110,3 +110,17 @@ impl Gate {
         Ok(out.into())
     }
 }
+
+/// For benchmarks: the size of the module's linear memory in bytes (it only
+/// grows), to show that it stays flat once warm.
+#[wasm_bindgen(js_name = wasmMemoryBytes)]
+pub fn wasm_memory_bytes() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        (core::arch::wasm32::memory_size(0) * 65536) as f64
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0.0
+    }
+}

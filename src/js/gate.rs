@@ -8,11 +8,11 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use super::context;
 use super::convert::{self, Ops, Strings};
 use super::ed25519::{NodeVerifier, SubtleVerifier};
 use super::error::coded;
 use super::tokens::TokenCache;
+use super::FrozenContext;
 use crate::bundle::{
     strict, BundleError, Expectations, KeySet, PreparedBundle, Revocations, UnverifiedBundle, VerifiedBundle,
 };
@@ -65,6 +65,8 @@ pub(super) struct Inner {
     subtle: Option<SubtleVerifier>,
     strings: Strings,
     ops: Ops,
+    /// The last context, if frozen: not converted again.
+    context: FrozenContext,
 }
 
 /// A gate built once from a policy and a key set, reused for every decision.
@@ -141,6 +143,7 @@ impl Gate {
             subtle,
             strings: Strings::default(),
             ops: Ops::default(),
+            context: FrozenContext::default(),
         };
         Ok(Gate { inner: Rc::new(RefCell::new(inner)) })
     }
@@ -259,7 +262,7 @@ impl Inner {
     /// The decision for a bundle argument and a JS context (verifying, and
     /// caching, a bundle not seen before).
     fn decide(&mut self, bundle: &JsValue, context_value: JsValue, detail: Detail) -> Decision {
-        let ctx = match context(context_value) {
+        let ctx = match self.context.context(context_value) {
             Ok(ctx) => ctx,
             Err(msg) => return Decision::failed(self.gate.policy().version(), FailureCode::BadContext, msg),
         };
@@ -297,7 +300,7 @@ impl Inner {
             Some(s) if self.node.is_none() && bundle.is_string() && self.tokens.get(bundle).is_none() => s.clone(),
             _ => return Ok(self.decide(bundle, context_value, detail)),
         };
-        let ctx = match context(context_value) {
+        let ctx = match self.context.context(context_value) {
             Ok(ctx) => ctx,
             Err(msg) => return Ok(Decision::failed(self.gate.policy().version(), FailureCode::BadContext, msg)),
         };

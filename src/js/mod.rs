@@ -28,6 +28,7 @@ mod tokens;
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::clock::now;
 use crate::eval::Context;
@@ -43,7 +44,7 @@ fn to_js<T: Serialize>(value: &T) -> JsValue {
 }
 
 /// The context as JS passes it: `now` (seconds) is optional and defaults to the clock.
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 struct JsContext {
     #[serde(default)]
@@ -56,14 +57,63 @@ struct JsContext {
     gpc: bool,
 }
 
+impl JsContext {
+    fn read(value: JsValue) -> Result<JsContext, String> {
+        serde_wasm_bindgen::from_value(value).map_err(|e| format!("context: {e}"))
+    }
+
+    /// The core's context, reading the clock if `now` was not given.
+    fn to_context(&self) -> Context {
+        Context {
+            now: self.now.map_or_else(now, UnixTime),
+            purposes: self.purposes.clone(),
+            channel: self.channel.clone(),
+            tenant: self.tenant.clone(),
+            scope: self.scope.clone(),
+            gpc: self.gpc,
+        }
+    }
+}
+
+#[cfg(feature = "bench-hooks")]
 fn context(value: JsValue) -> Result<Context, String> {
-    let c: JsContext = serde_wasm_bindgen::from_value(value).map_err(|e| format!("context: {e}"))?;
-    Ok(Context {
-        now: c.now.map_or_else(now, UnixTime),
-        purposes: c.purposes,
-        channel: c.channel,
-        tenant: c.tenant,
-        scope: c.scope,
-        gpc: c.gpc,
-    })
+    JsContext::read(value).map(|c| c.to_context())
+}
+
+/// The last context a gate converted, if JS cannot change it: an object
+/// frozen with `Object.freeze`, its `purposes` array frozen too. Passing
+/// that same object again skips the conversion (only the clock is read
+/// again, when it has no `now`).
+#[derive(Default)]
+struct FrozenContext {
+    last: Option<(JsValue, JsContext)>,
+}
+
+impl FrozenContext {
+    fn context(&mut self, value: JsValue) -> Result<Context, String> {
+        if let Some((js, c)) = &self.last {
+            if *js == value {
+                return Ok(c.to_context());
+            }
+        }
+        let frozen = deeply_frozen(&value);
+        let c = JsContext::read(value.clone())?;
+        let ctx = c.to_context();
+        if frozen {
+            self.last = Some((value, c));
+        }
+        Ok(ctx)
+    }
+}
+
+/// Whether `value` is a frozen object whose `purposes` is a frozen array.
+fn deeply_frozen(value: &JsValue) -> bool {
+    let Some(object) = value.dyn_ref::<js_sys::Object>() else { return false };
+    if !js_sys::Object::is_frozen(object) {
+        return false;
+    }
+    js_sys::Reflect::get(object, &JsValue::from_str("purposes"))
+        .ok()
+        .and_then(|p| p.dyn_into::<js_sys::Array>().ok())
+        .is_some_and(|p| js_sys::Object::is_frozen(&p))
 }

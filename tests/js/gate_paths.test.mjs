@@ -164,3 +164,38 @@ test("concurrent decideAsync calls, for one bundle and for many, resolve as deci
     assert.deepStrictEqual(await Promise.all(pending), want, ed25519);
   }
 });
+
+test("a context changed between calls is read again; a frozen one may be kept", () => {
+  const t = Math.floor(Date.now() / 1000);
+  const gate = new sg.Gate(POLICY, GOLDEN.jwks, { audience: "signalgate" });
+  const token = sign(GOLDEN, claims({ n: 8, t }));
+  const base = { now: t, purposes: ["personalization"], channel: "web", tenant: "demo-shop", scope: "web" };
+  const other = { ...base, purposes: ["targeted_advertising"] };
+  const want = gate.decide(token, base), wantOther = gate.decide(token, other);
+  assert.notDeepStrictEqual(want.segments, wantOther.segments);
+  // A plain object, changed in place.
+  const ctx = { ...base, purposes: [...base.purposes] };
+  assert.deepStrictEqual(gate.decide(token, ctx), want);
+  ctx.purposes[0] = "targeted_advertising";
+  assert.deepStrictEqual(gate.decide(token, ctx), wantOther);
+  ctx.purposes = ["personalization"];
+  assert.deepStrictEqual(gate.decide(token, ctx), want);
+  // Frozen, but its purposes array is not: still read again.
+  const shallow = Object.freeze({ ...base, purposes: ["personalization"] });
+  assert.deepStrictEqual(gate.decideForPage(token, shallow), gate.decideForPage(token, base));
+  shallow.purposes[0] = "targeted_advertising";
+  assert.deepStrictEqual(gate.decideForPage(token, shallow), gate.decideForPage(token, other));
+  // Deeply frozen: the same answers, again and again, and between other contexts.
+  const frozen = Object.freeze({ ...base, purposes: Object.freeze(["personalization"]) });
+  for (let i = 0; i < 3; i++) {
+    assert.deepStrictEqual(gate.decide(token, frozen), want);
+    assert.deepStrictEqual(gate.decide(token, other), wantOther);
+  }
+  // Without `now`, the clock is read on every call, frozen or not.
+  const { now: _, ...clock } = base;
+  const frozenClock = Object.freeze({ ...clock, purposes: Object.freeze(["personalization"]) });
+  assert.deepStrictEqual(gate.decide(token, frozenClock), gate.decide(token, clock));
+  const bad = Object.freeze({ ...base, purposes: Object.freeze([1]) });
+  assert.equal(gate.decide(token, bad).error.code, "bad_context");
+  assert.equal(gate.decide(token, bad).error.code, "bad_context");
+});
