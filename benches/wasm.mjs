@@ -166,6 +166,9 @@ const subtleKey = await webcrypto.subtle.importKey("raw", Buffer.from(publicJwk.
   log(`wasm  the same, ed25519: "wasm" (verify_strict in wasm):   ${fmt(results.wasm_only_verify_eval_16)}`);
   log(`wasm  await decideForPageAsync, ed25519: "webcrypto":      ${fmt(results.async_webcrypto_verify_eval_16)}`);
   log(`node  await crypto.subtle.verify Ed25519 only:             ${fmt(results.webcrypto_ed25519_verify_16)}`);
+  // Where a fresh bundle's time goes inside wasm (mean µs per step).
+  results.fresh_steps_16 = wasmOnly.benchmarkFreshSteps(sample, CTX, QUICK ? 100 : 400);
+  log(`wasm  a fresh bundle's steps in wasm: ${Object.entries(results.fresh_steps_16).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")} µs`);
   wasmOnly.free();
   viaSubtle.free();
 

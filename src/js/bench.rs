@@ -71,8 +71,11 @@ impl Gate {
 impl Gate {
     /// For benchmarks: the steps of a fresh bundle's first decision inside
     /// wasm, each run `iterations` times, as mean microseconds:
-    /// `{ parse, verify_strict, decide }` (parsing and claims validation;
-    /// the signature check in wasm; the decision from the verified bundle).
+    /// `{ parse, verify, decide }` (parsing and claims validation; the
+    /// signature check in wasm; the decision from the verified bundle), and
+    /// parsing in its parts: `parse_jws` (the compact JWS and its header),
+    /// `parse_check` (the claims' strict-JSON check), `parse_serde` (their
+    /// deserialization), `parse_validate` (their validation).
     #[wasm_bindgen(js_name = benchmarkFreshSteps)]
     pub fn benchmark_fresh_steps(
         &self,
@@ -102,9 +105,40 @@ impl Gate {
             gate.decide_verified_with(&verified, &ctx, Detail::Summary);
         }
         let t3 = clock()?;
+        // Parsing, in its parts: the compact JWS (base64url, the header), the
+        // claims' strict-JSON check (duplicates, depth), their
+        // deserialization, and their validation.
+        let payload = crate::bundle::jws::parse_compact(bundle, crate::eval::MAX_BUNDLE_LIMIT).map_err(code)?.payload;
+        let t4 = clock()?;
+        for _ in 0..n {
+            crate::bundle::jws::parse_compact(bundle, crate::eval::MAX_BUNDLE_LIMIT).map_err(code)?;
+        }
+        let t5 = clock()?;
+        for _ in 0..n {
+            crate::codec::json::check(&payload).map_err(|e| coded("bench", e))?;
+        }
+        let t6 = clock()?;
+        let mut claims = None;
+        for _ in 0..n {
+            claims = Some(serde_json::from_slice::<crate::model::Claims>(&payload).map_err(|e| coded("bench", e))?);
+        }
+        let t7 = clock()?;
+        let claims = claims.ok_or_else(|| coded("bench", "no iterations"))?;
+        for _ in 0..n {
+            claims.validate().map_err(|e| coded("bench", e))?;
+        }
+        let t8 = clock()?;
         let us = |a: f64, b: f64| (b - a) * 1000.0 / f64::from(n);
         let out = js_sys::Object::new();
-        for (k, v) in [("parse", us(t0, t1)), ("verify", us(t1, t2) - us(t0, t1)), ("decide", us(t2, t3))] {
+        for (k, v) in [
+            ("parse", us(t0, t1)),
+            ("verify", us(t1, t2) - us(t0, t1)),
+            ("decide", us(t2, t3)),
+            ("parse_jws", us(t4, t5)),
+            ("parse_check", us(t5, t6)),
+            ("parse_serde", us(t6, t7)),
+            ("parse_validate", us(t7, t8)),
+        ] {
             js_sys::Reflect::set(&out, &JsValue::from_str(k), &JsValue::from_f64(v))?;
         }
         Ok(out.into())
