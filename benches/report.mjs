@@ -5,6 +5,7 @@
 // Exit status: 0, or 3 when a figure could not be measured at all.
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
+import { brotliCompressSync, constants as zc } from "node:zlib";
 import { join, relative, resolve } from "node:path";
 import { ROOT } from "../tests/js/helpers.mjs";
 
@@ -111,6 +112,19 @@ row("gate wasm (pkg/web/signalgate_bg.wasm), gzip -9", sizes ? `${kb(sizes.gate_
   sizes ? atMost(sizes.gate_wasm.gzip, 150 * 1024, kb) : "MISSING");
 row("whole Worker (js + mjs + wasm + snippets), gzip -9", sizes ? `${kb(sizes.worker.gzip)} (${kb(sizes.worker.raw)} raw)` : null, "<= 300 KB gzip",
   sizes ? atMost(sizes.worker.gzip, 300 * 1024, kb) : "MISSING");
+// Brotli (quality 11) of the same files, as a CDN would serve them.
+const brotli = (files) => files.every((f) => existsSync(f)) ? brotliCompressSync(Buffer.concat(files.map((f) => readFileSync(f))), { params: { [zc.BROTLI_PARAM_QUALITY]: 11 } }).length : null;
+const gateBr = brotli([join(ROOT, "build", "pkg", "web", "signalgate_bg.wasm")]);
+const workerBr = sizes?.worker?.files ? brotli(sizes.worker.files.map((f) => resolve(ROOT, f))) : null;
+row("  brotli -11: gate wasm, whole Worker", gateBr != null && workerBr != null ? `${kb(gateBr)}, ${kb(workerBr)}` : null, "-", gateBr != null && workerBr != null ? "info" : "MISSING");
+// The browser wasm's largest items (twiggy, written by pkg-scripts/build pkg),
+// leaving out the name and wasm-bindgen sections that wasm-bindgen strips.
+const top = existsSync(join(ROOT, "build", "size", "web-top.json")) ? JSON.parse(readFileSync(join(ROOT, "build", "size", "web-top.json"), "utf8")) : null;
+if (top) {
+  const items = top.filter((t) => !/section|subsection|^export |^import |__wbindgen_describe/.test(t.name)).slice(0, 8);
+  const short = (n) => n.replace(/\[[0-9a-f]{16}\]/g, "").replace(/^<(.{0,70}).*$/, "<$1").slice(0, 80);
+  items.forEach((t, i) => row(`  size profile #${i + 1}: ${short(t.name)}`, `${kb(t.shallow_size)} raw`, "-", "info (twiggy top, before wasm-bindgen)"));
+} else row("  size profile (twiggy)", null, "-", "MISSING: run pkg-scripts/build size-profile");
 
 // ---------- workerd ----------
 const runs = workerd?.runs ?? {};
@@ -127,6 +141,13 @@ row("  workerd (f) pass-through + HTMLRewriter, / (no gate)", rps(runs.rewriter_
   runs.rewriter_index && runs.pass_index ? `info: ${fx(runs.rewriter_index.rps / runs.pass_index.rps)} (a); (b) is ${fx(workerd.ratio_index_vs_rewriter)} (f)` : "MISSING");
 row("  workerd (g) pass-through + HTMLRewriter, 50 KB (no gate)", rps(runs.rewriter_big), "info: the runtime's rewriter alone",
   runs.rewriter_big && runs.pass_big ? `info: ${fx(runs.rewriter_big.rps / runs.pass_big.rps)} (d); (c) is ${fx(workerd.ratio_big_vs_rewriter)} (g)` : "MISSING");
+row("workerd (b) gate + bundle, / (filtered) vs (f) pass-through + HTMLRewriter", workerd?.ratio_index_vs_rewriter != null ? `${fx(workerd.ratio_index_vs_rewriter)} (f)` : null, ">= 1.0x (f)",
+  workerd?.ratio_index_vs_rewriter != null ? atLeastRatio(workerd.ratio_index_vs_rewriter, 1.0) : "MISSING");
+row("workerd (c) gate + filter, 50 KB vs (g) pass-through + HTMLRewriter", workerd?.ratio_big_vs_rewriter != null ? `${fx(workerd.ratio_big_vs_rewriter)} (g)` : null, ">= 1.0x (g)",
+  workerd?.ratio_big_vs_rewriter != null ? atLeastRatio(workerd.ratio_big_vs_rewriter, 1.0) : "MISSING");
+row("workerd (i) pass-through, 50 KB page without markup", rps(runs.pass_plain), "baseline", runs.pass_plain ? "-" : "MISSING");
+row("workerd (h) gate header-only: same page, no filter (SG_PLAIN_ROUTES)", rps(runs.gate_plain), runs.pass_plain ? `>= 0.9x (i) = ${(0.9 * runs.pass_plain.rps).toFixed(0)} req/s` : ">= 0.9x (i)",
+  runs.gate_plain && runs.pass_plain ? atLeastRatio(workerd.ratio_plain, 0.9) : "MISSING");
 if (workerd?.runs) {
   const bad = Object.values(runs).reduce((s, r) => s + r.non2xx + r.errors + r.timeouts, 0);
   row("workerd non-2xx + errors + timeouts (all runs)", String(bad), "0", bad === 0 ? "ok" : `MISSED: ${bad} failed requests`);
@@ -134,6 +155,16 @@ if (workerd?.runs) {
 const cold = workerd?.cold;
 row("cold start: gate, first request (fresh isolate)", cold ? `${cold.gate.first_ms.toFixed(0)} ms (warm ${cold.gate.warm_median_ms.toFixed(1)} ms)` : null,
   cold ? `pass-through: ${cold.pass.first_ms.toFixed(0)} ms (warm ${cold.pass.warm_median_ms.toFixed(1)} ms)` : "anchor: pass-through", cold ? `+${(cold.gate.first_ms - cold.gate.warm_median_ms).toFixed(0)} ms cold` : "MISSING");
+// The breakdown over fresh Workers (benches/workerd.mjs): the goal is on the gate's
+// first request with a bundle against the pass-through's first request.
+const cb = workerd?.cold_breakdown;
+const signed = (v) => `${v >= 0 ? "+" : ""}${v.toFixed(1)} ms`;
+row(`cold start over pass-through: first request with a bundle (median of ${cb?.gate_bundle?.samples?.length ?? "N"} fresh Workers)`,
+  cb ? `${signed(cb.over_pass_ms)} (${cb.gate_bundle.first_ms.toFixed(0)} vs ${cb.pass.first_ms.toFixed(0)} ms)` : null, "<= +20 ms",
+  cb ? (cb.over_pass_ms <= 20 ? "ok" : `MISSED by ${(cb.over_pass_ms - 20).toFixed(1)} ms`) : "MISSING");
+row("  parts (differences of first requests)", cb ? Object.entries(cb.parts_ms).map(([k, v]) => `${k.replace(/_/g, " ")} ${signed(v)}`).join("; ") : null, "-",
+  cb ? `info: first request loading nothing ${cb.gate_wasm_only.first_ms.toFixed(0)} ms, without a bundle ${cb.gate_no_bundle.first_ms.toFixed(0)} ms; policy as a variable ${signed(cb.over_pass_policy_var_ms)} over pass-through` : "MISSING");
+row("  the same CPU work in Node (V8)", cb?.node ? `compile ${cb.node.compile_ms.toFixed(1)} ms (${kb(cb.node.worker_wasm_bytes)} wasm); first Gate ${cb.node.gate_new_first_ms.toFixed(1)} ms; first verify + decide ${cb.node.first_verify_decide_ms.toFixed(1)} ms` : null, "-", cb?.node ? "info" : "MISSING");
 
 // ---------- the origin ----------
 const ledger = read("ledger.json");
