@@ -6,8 +6,8 @@
 //! - `S` must be canonical (`S < L`);
 //! - `R` must not decode to a point of small order;
 //! - the public key must not be of small order (refused when a key is
-//!   imported, see [`PublicKey`](super::PublicKey)), and a host only gets
-//!   keys whose encoding is canonical ([`is_canonical_point`]).
+//!   imported, see [`PublicKey`](crate::bundle::PublicKey)), and a host only gets
+//!   keys whose encoding is canonical ([`is_canonical_point`](crate::bundle::strict::is_canonical_point)).
 //!
 //! Given these, `verify_strict` and a cofactorless verifier that compares the
 //! encoding of `[S]B - [k]A` with the bytes of `R` (as OpenSSL and BoringSSL

@@ -107,8 +107,17 @@ impl Gate {
     /// (`"auto"`) they go to the host's own Ed25519 where it has one (Node's
     /// `crypto`; WebCrypto for the `...Async` methods), with the same results;
     /// `"webcrypto"` uses WebCrypto's only (the `...Async` methods).
+    ///
+    /// ```js
+    /// const gate = new Gate(policyJson, jwksJson, { audience: "signalgate", ed25519: "auto" });
+    /// gate.ed25519; // "node:crypto" in Node, "wasm" elsewhere (the ...Async methods use WebCrypto there)
+    /// ```
     #[wasm_bindgen(constructor)]
-    pub fn new(policy_json: &str, jwks_json: &str, options: JsValue) -> Result<Gate, JsValue> {
+    pub fn new(
+        policy_json: &str,
+        jwks_json: &str,
+        #[wasm_bindgen(unchecked_param_type = "GateOptions")] options: JsValue,
+    ) -> Result<Gate, JsValue> {
         let opts: GateOptions =
             serde_wasm_bindgen::from_value(options).map_err(|e| coded("bad_options", format!("options: {e}")))?;
         let policy = Policy::from_json(policy_json).map_err(|e| coded("bad_policy", e))?;
@@ -150,10 +159,22 @@ impl Gate {
 
     /// The full decision (with reasons) as a plain object. Never throws: a
     /// bad bundle or context gives `{ tier: "generic", segments: [], error }`.
+    ///
+    /// A bundle verified before is found by a JS-side map (its signature,
+    /// then the whole string compared), never copied into wasm again, and
+    /// re-checked for time, audience and revocation on every call.
+    ///
+    /// ```js
+    /// const d = gate.decide(cookie, { purposes: ["personalization"], channel: "web",
+    ///                                 tenant: "demo-shop", scope: "web" });
+    /// if (d.error) console.warn(d.error.code, d.error.message);
+    /// for (const s of d.reasons.signals) console.log(s.signal, s.used_for, s.withheld);
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Decision")]
     pub fn decide(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] bundle: JsValue,
-        context_value: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "GateContext")] context_value: JsValue,
     ) -> JsValue {
         let inner = &mut *self.inner.borrow_mut();
         let d = inner.decide(&bundle, context_value, Detail::Full);
@@ -161,11 +182,17 @@ impl Gate {
     }
 
     /// Only what the policy's exposure rules let page code see.
-    #[wasm_bindgen(js_name = decideForPage)]
+    ///
+    /// ```js
+    /// const ctx = Object.freeze({ purposes: Object.freeze(["personalization"]), channel: "web",
+    ///                             tenant: "demo-shop", scope: "web" }); // converted once
+    /// const { tier, segments } = gate.decideForPage(cookie, ctx);
+    /// ```
+    #[wasm_bindgen(js_name = decideForPage, unchecked_return_type = "PageDecision")]
     pub fn decide_for_page(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] bundle: JsValue,
-        context_value: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "GateContext")] context_value: JsValue,
     ) -> JsValue {
         let inner = &mut *self.inner.borrow_mut();
         let d = inner.decide(&bundle, context_value, Detail::Summary);
@@ -176,23 +203,33 @@ impl Gate {
     /// Ed25519 where the runtime has one (started as soon as the header is
     /// read, so that it runs while the claims are parsed); otherwise as
     /// `decide` verifies. Resolves to exactly what `decide` returns; never
-    /// rejects.
-    #[wasm_bindgen(js_name = decideAsync, unchecked_return_type = "Promise<any>")]
+    /// rejects. The checks of strict Ed25519 that need no curve arithmetic
+    /// (canonical `S`, `R` not of small order) are made in wasm first.
+    ///
+    /// ```js
+    /// // In a Worker or a browser: the host's Ed25519, the same answer as decide.
+    /// const d = await gate.decideAsync(request.headers.get("Sg-Bundle"), ctx);
+    /// ```
+    #[wasm_bindgen(js_name = decideAsync, unchecked_return_type = "Promise<Decision>")]
     pub fn decide_async(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] bundle: JsValue,
-        context_value: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "GateContext")] context_value: JsValue,
     ) -> js_sys::Promise {
         self.decide_later(bundle, context_value, Detail::Full)
     }
 
     /// `decideForPage`, verified as `decideAsync` verifies. Resolves to
     /// exactly what `decideForPage` returns; never rejects.
-    #[wasm_bindgen(js_name = decideForPageAsync, unchecked_return_type = "Promise<any>")]
+    ///
+    /// ```js
+    /// const { tier, segments } = await gate.decideForPageAsync(cookie, ctx);
+    /// ```
+    #[wasm_bindgen(js_name = decideForPageAsync, unchecked_return_type = "Promise<PageDecision>")]
     pub fn decide_for_page_async(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] bundle: JsValue,
-        context_value: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "GateContext")] context_value: JsValue,
     ) -> js_sys::Promise {
         self.decide_later(bundle, context_value, Detail::Summary)
     }
@@ -205,7 +242,7 @@ impl Gate {
 
     /// Which Ed25519 the synchronous methods verify with: `"node:crypto"`
     /// or `"wasm"`.
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "\"node:crypto\" | \"wasm\"")]
     pub fn ed25519(&self) -> String {
         if self.inner.borrow().node.is_some() { "node:crypto" } else { "wasm" }.to_string()
     }

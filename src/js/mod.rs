@@ -25,6 +25,7 @@ mod gate;
 #[cfg(feature = "js-signer")]
 mod signer;
 mod tokens;
+mod types;
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
