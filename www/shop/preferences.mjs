@@ -28,6 +28,9 @@ let waiting = []; // choices saved on this device, not yet acknowledged by the o
 let unread = false; // what the ledger holds could not be read (offline)
 const awaiting = new Set(); // ids of the waiting choices this page has shown or queued
 let edited = false; // the visitor changed the form since it was last filled
+let baseline = []; // what the form's controls were last filled from (shared and waiting)
+let reads = 0; // reads of what is shared, started so far (see load)
+let lastRead = Promise.resolve();
 let busy = false;
 
 const sg = await connect();
@@ -47,39 +50,53 @@ if (!sg) {
   // never undoes what the visitor is changing in the form right now.
   sg.on?.("delivered", async (d) => {
     if (awaiting.delete(d?.id)) setStatus(status, "Sent: your choices are saved with us now.", "ok");
-    await load({ keepInputs: edited });
+    await load();
   });
   sg.on?.("failed", (e) => setStatus(status, `A saved choice could not be sent: ${problemText(e?.error ?? e)}.`, "error"));
-  await mountReconfirm(sg, { onDone: async (text) => { document.getElementById("reconfirm").hidden = true; await load(); setStatus(status, text, "ok"); status.focus(); } });
+  await mountReconfirm(sg, { onDone: async (text) => { document.getElementById("reconfirm").hidden = true; await load({ refill: true }); setStatus(status, text, "ok"); status.focus(); } });
 }
 ready();
 
 /**
  * Reads what is shared and shows it: ticked, selected, and listed. Choices
  * still waiting on this device are shown ticked too, marked as waiting.
+ * Reads can overlap (deliveries from several tabs); only the last one
+ * started is shown, and an earlier caller waits for it.
  */
-async function load({ keepInputs = false } = {}) {
-  unread = false;
-  try {
-    const { signals = [] } = await sg.signals();
-    current = signals.filter((s) => usable(s) && CLASSES[s.signal_type])
-      .sort((a, b) => classRank(a.signal_type) - classRank(b.signal_type) || signalLabel(a).localeCompare(signalLabel(b)));
-  } catch (e) {
-    current = [];
-    if (e?.status === 0) unread = true;
-    else if (e?.status && e.status !== 401 && e.status !== 404 && e.status !== 410) {
-      setStatus(status, `We could not read what you shared: ${problemText(e)}.`, "error");
-    }
-  }
+function load({ refill = false } = {}) {
+  const n = ++reads;
+  lastRead = read().then((seen) => {
+    if (n !== reads) return;
+    ({ current, waiting, unread } = seen);
+    if (seen.problem) setStatus(status, `We could not read what you shared: ${problemText(seen.problem)}.`, "error");
+    // What the visitor is changing right now is left alone, unless the form was just saved.
+    fill({ keepInputs: edited && !refill });
+  });
+  return shown();
+}
+function shown() {
+  const n = reads;
+  return lastRead.then(() => (n === reads ? undefined : shown()));
+}
+
+/** The waiting choices (read first: one delivered in between shows in both lists), then the ledger's. */
+async function read() {
+  const seen = { current: [], waiting: [], unread: false, problem: null };
   try {
     const pending = await sg.pending();
     for (const q of pending) awaiting.add(q.id);
-    waiting = pending.map((q) => ({ signal_type: q.choice.signal_type, value: q.choice.value, purposes: q.choice.purposes || [q.choice.purpose] }))
+    seen.waiting = pending.map((q) => ({ signal_type: q.choice.signal_type, value: q.choice.value, purposes: q.choice.purposes || [q.choice.purpose] }))
       .filter((q) => CLASSES[q.signal_type]);
-  } catch {
-    waiting = [];
+  } catch { /* no queue: nothing waits */ }
+  try {
+    const { signals = [] } = await sg.signals();
+    seen.current = signals.filter((s) => usable(s) && CLASSES[s.signal_type])
+      .sort((a, b) => classRank(a.signal_type) - classRank(b.signal_type) || signalLabel(a).localeCompare(signalLabel(b)));
+  } catch (e) {
+    if (e?.status === 0) seen.unread = true;
+    else if (e?.status && e.status !== 401 && e.status !== 404 && e.status !== 410) seen.problem = e;
   }
-  fill({ keepInputs });
+  return seen;
 }
 
 function usable(s) {
@@ -91,6 +108,7 @@ function fill({ keepInputs = false } = {}) {
   for (const label of form.querySelectorAll(".choice .shared")) label.remove();
   if (!keepInputs) {
     edited = false;
+    baseline = [...current, ...waiting];
     for (const input of form.querySelectorAll("input[type=checkbox]")) input.checked = false;
     for (const input of form.querySelectorAll('input[type=radio][value=""]')) input.checked = true;
     form.querySelector("#language").value = "";
@@ -105,8 +123,8 @@ function fill({ keepInputs = false } = {}) {
     if (!keepInputs) input.checked = true;
     const mark = document.createElement("span");
     mark.className = cls;
-    mark.textContent = text;
-    input.parentElement.append(" ", mark);
+    mark.textContent = ` ${text}`; // the space inside: removed with the mark
+    input.parentElement.append(mark);
   };
   for (const s of current) show(s, "(shared)", "shared");
   // Later in the queue means chosen later: it wins over what the ledger holds.
@@ -158,17 +176,20 @@ const samePurposes = (a = [], b = []) => a.length === b.length && [...a].sort().
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   if (busy || !sg) return;
+  // Only what the visitor changed in the form is sent, against what the
+  // form was filled from: choices another tab saved in the meantime (shown
+  // as shared, left unticked while the visitor was editing) stay as they are.
   const want = wanted();
-  // New choices, or choices given for another set of purposes. A choice
-  // still waiting on this device is not sent a second time.
   const same = (w) => (s) => s.signal_type === w.signal_type && s.value === w.value && samePurposes(s.purposes, w.purposes);
-  const captures = want.filter((w) => !current.some(same(w)) && !waiting.some(same(w)));
+  const sameValue = (a) => (b) => a.signal_type === b.signal_type && a.value === b.value;
+  // New choices, or choices given for another set of purposes. One already
+  // shared or still waiting on this device is not sent a second time.
+  const captures = want.filter((w) => !baseline.some(same(w)) && !current.some(same(w)) && !waiting.some(same(w)));
   // Choices taken back. A one-valued class given a new value is replaced by
   // the capture (the ledger keeps one current value), never deleted.
-  const deletions = current.filter((s) => {
-    if (want.some((w) => w.signal_type === s.signal_type && w.value === s.value)) return false;
-    return CLASSES[s.signal_type].many || !want.some((w) => w.signal_type === s.signal_type);
-  });
+  const untick = baseline.filter((b) => !want.some(sameValue(b)));
+  const deletions = current.filter((s) => untick.some(sameValue(s))
+    && (CLASSES[s.signal_type].many || !want.some((w) => w.signal_type === s.signal_type)));
   if (captures.length === 0 && deletions.length === 0) {
     setStatus(status, want.length ? "Nothing to save: these are already your choices." : "Nothing was shared. That is fine: the shop works the same for everyone.", "ok");
     return;
@@ -195,7 +216,7 @@ form.addEventListener("submit", async (event) => {
   }
   if (!queued && !failed.length) await withdrawUnused();
   // The form shows the outcome before the status line announces it.
-  await load();
+  await load({ refill: true });
   busy = false;
   form.removeAttribute("aria-busy");
   if (failed.length) {

@@ -7,6 +7,8 @@ import { signalLabel, purposeList, day, classRank } from "./words.mjs";
 const status = document.getElementById("privacy-status");
 const sharedList = document.getElementById("shared-list");
 const consentList = document.getElementById("consent-list");
+let renders = 0; // renders started so far (see render)
+let lastRender = Promise.resolve();
 
 const sg = await connect();
 if (!sg) {
@@ -20,13 +22,25 @@ if (!sg) {
 }
 ready();
 
-async function render() {
+// Renders can overlap (changes from other tabs): only the last one started
+// is shown, and an earlier caller waits for it.
+function render() {
+  lastRender = draw(++renders);
+  return drawn();
+}
+function drawn() {
+  const n = renders;
+  return lastRender.then(() => (n === renders ? undefined : drawn()));
+}
+
+async function draw(n) {
   let signals = [], consents = [];
   try {
     ({ signals = [], consents = [] } = await sg.signals());
   } catch (e) {
-    if (e?.status && ![401, 404, 410].includes(e.status)) setStatus(status, `We could not read what you shared: ${problemText(e)}.`, "error");
+    if (n === renders && e?.status && ![401, 404, 410].includes(e.status)) setStatus(status, `We could not read what you shared: ${problemText(e)}.`, "error");
   }
+  if (n !== renders) return;
   const shared = signals.filter((s) => s.status === "active" && s.value !== null && s.value !== undefined && (s.consent_status ?? "granted") === "granted")
     .sort((a, b) => classRank(a.signal_type) - classRank(b.signal_type) || signalLabel(a).localeCompare(signalLabel(b)));
   const granted = consents.filter((c) => c.status === "granted");
