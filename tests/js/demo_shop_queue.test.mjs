@@ -7,7 +7,9 @@
 //   request per choice and one version in the ledger's history;
 // - two tabs of one visitor: saving in both at once, online and then offline
 //   with both tabs flushing together when the network comes back, records
-//   every choice once, in one subject, with no second version.
+//   every choice once, in one subject, with no second version; a tab being
+//   edited while the other saves keeps the visitor's edit and, once saved,
+//   the other tab's choice.
 // The ledger is read through the origin's admin route (SG_FORWARD_ADMIN on
 // this local gate). Screenshots: build/screenshots/.
 import { test, before, after } from "node:test";
@@ -102,6 +104,22 @@ test("two tabs saving at once, online and then offline: every choice recorded on
     assert.deepEqual(await sharedMarks(page), ["climbing", "hiking", "premium"]);
   }
 
+  // A is editing while B saves: A shows B's choice as shared but leaves its
+  // own unsaved tick alone, and A's save keeps B's choice.
+  await a.check('input[name="interest"][value="cycling"]');
+  await b.check('input[name="interest"][value="camping"]');
+  await b.click("#save");
+  await a.waitForSelector('label:has(input[value="camping"]) .shared:not(.waiting)');
+  assert.ok(await a.isChecked('input[name="interest"][value="cycling"]'), "the visitor's unsaved tick is left alone");
+  assert.equal(await a.isChecked('input[name="interest"][value="camping"]'), false, "the form is not refilled under the visitor's hands");
+  await a.click("#save");
+  for (const page of [a, b]) {
+    await page.waitForFunction(() => document.querySelectorAll(".choice .shared:not(.waiting)").length === 5, null, { timeout: 15000 });
+    assert.deepEqual(await sharedMarks(page), ["camping", "climbing", "cycling", "hiking", "premium"]);
+  }
+  // Once saved, the form is filled again from what is shared.
+  await a.waitForFunction(() => document.querySelector('input[name="interest"][value="camping"]').checked, null, { timeout: 10000 });
+
   // Offline, each tab saves one more choice; back online both tabs flush at once.
   await context.setOffline(true);
   await a.check('input[name="interest"][value="trail-running"]');
@@ -111,19 +129,19 @@ test("two tabs saving at once, online and then offline: every choice recorded on
   await shot(b, "demo-shop-two-tabs-offline");
   await context.setOffline(false);
   for (const page of [a, b]) {
-    await page.waitForFunction(() => document.querySelectorAll(".choice .shared:not(.waiting)").length === 5, null, { timeout: 20000 });
-    assert.deepEqual(await sharedMarks(page), ["climbing", "hiking", "premium", "trail-running", "yoga"]);
+    await page.waitForFunction(() => document.querySelectorAll(".choice .shared:not(.waiting)").length === 7, null, { timeout: 20000 });
+    assert.deepEqual(await sharedMarks(page), ["camping", "climbing", "cycling", "hiking", "premium", "trail-running", "yoga"]);
   }
 
-  assert.equal(sent.length, 5, `requests: ${JSON.stringify(sent)}`);
+  assert.equal(sent.length, 7, `requests: ${JSON.stringify(sent)}`);
   assert.ok([...count(sent).values()].every((n) => n === 1), "each choice sent once");
   const caps = await ledgerCaptures(w, stack.admin, a);
-  assert.equal(caps.length, 5, JSON.stringify(caps));
-  assert.equal(new Set(caps.map((c) => c.signal_id)).size, 5, "no signal has a second version");
+  assert.equal(caps.length, 7, JSON.stringify(caps));
+  assert.equal(new Set(caps.map((c) => c.signal_id)).size, 7, "no signal has a second version");
   assert.ok(caps.every((c) => c.version === 1), JSON.stringify(caps));
   const [la, lb] = await Promise.all([a, b].map((p) => p.evaluate(async () => (await (await fetch("/v1/signals")).json()))));
   assert.equal(la.subject_id, lb.subject_id, "one visitor, one subject");
-  assert.equal(la.signals.length, 5);
+  assert.equal(la.signals.length, 7);
   await shot(a, "demo-shop-two-tabs-delivered");
   await axe(a, "/preferences (two tabs, all delivered)");
   assert.deepEqual([...a.errors, ...b.errors], []);
