@@ -30,3 +30,12 @@ async fn webcrypto_ed25519_agrees_with_verify_strict() {
 fn web_sys_log(message: &str) {
     wasm_bindgen_test::console_log!("{message}");
 }
+
+/// `decideAsync` and `decideForPageAsync` (WebCrypto here) answer exactly as
+/// `decide` and `decideForPage` (wasm), on the golden vectors and on spoiled
+/// tokens.
+#[wasm_bindgen_test]
+async fn async_decisions_are_the_sync_ones() {
+    let checked = wasm_host::async_answers_as_sync().await;
+    assert!(checked >= 45, "only {checked} bundles");
+}

@@ -25,3 +25,12 @@ async fn host_ed25519_agrees_with_verify_strict() {
         assert!(answered >= 40, "{host:?} answered only {answered} strictness cases");
     }
 }
+
+/// `decideAsync` and `decideForPageAsync` answer exactly as `decide` and
+/// `decideForPage`, on every `ed25519` choice, on the golden vectors and on
+/// spoiled tokens.
+#[wasm_bindgen_test]
+async fn async_decisions_are_the_sync_ones() {
+    let checked = wasm_host::async_answers_as_sync().await;
+    assert!(checked >= 45, "only {checked} bundles");
+}

@@ -131,3 +131,147 @@ pub async fn has_webcrypto_ed25519() -> bool {
     let key = SigningKey::from_bytes(&[7; 32]).verifying_key().to_bytes();
     verify_strict_on_host(Host::WebCrypto, &key, b"probe", &[1; 64]).await.is_some()
 }
+
+/// The golden case's token, spoiled as its `tamper` says (as
+/// `eval_cases::decide_case` makes it).
+fn golden_token(case: &super::portable::eval_cases::Case) -> String {
+    use super::portable::eval_cases::{KID, SEED};
+    use signalgate::bundle::{jws, SigningKey, BUNDLE_TYP};
+    use signalgate::codec::b64;
+    let key = match case.tamper.as_deref() {
+        Some("wrong_key") => SigningKey::from_seed(&[7; 32], Some(KID)),
+        Some("unknown_kid") => SigningKey::from_seed(&SEED, Some("retired")),
+        _ => SigningKey::from_seed(&SEED, Some(KID)),
+    };
+    let header = serde_json::json!({ "alg": "EdDSA", "kid": key.kid(), "typ": BUNDLE_TYP });
+    let token = jws::sign_compact(&header, &serde_json::to_vec(&case.claims).unwrap(), &key);
+    let parts: Vec<&str> = token.split('.').collect();
+    match case.tamper.as_deref() {
+        Some("payload") => {
+            let mut forged = case.claims.clone();
+            let idc = forged["idc"].as_f64().unwrap();
+            forged["idc"] = serde_json::json!(if idc < 1.0 { 1.0 } else { 0.5 });
+            format!("{}.{}.{}", parts[0], b64::encode(&serde_json::to_vec(&forged).unwrap()), parts[2])
+        }
+        Some("signature") => {
+            let mut sig = b64::decode(parts[2]).unwrap();
+            sig[0] ^= 0x01;
+            format!("{}.{}.{}", parts[0], parts[1], b64::encode(&sig))
+        }
+        _ => token,
+    }
+}
+
+/// Tokens of the golden key that strict verification refuses: `S + L`,
+/// `R` of small order, a flipped signature bit.
+fn spoiled_tokens() -> Vec<String> {
+    use super::portable::eval_cases::{KID, SEED};
+    use signalgate::bundle::{Signer, SigningKey};
+    use signalgate::codec::b64;
+    let now = 1_790_000_000;
+    let token =
+        Signer::new(SigningKey::from_seed(&SEED, Some(KID))).sign(&super::portable::claims(now, "demo-shop")).unwrap();
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let sig: [u8; 64] = b64::decode(sig).unwrap().try_into().unwrap();
+    let mut out = vec![token.clone()];
+    let mut s_plus_l = sig;
+    let mut carry = 0u16;
+    for i in 0..32 {
+        let v = u16::from(s_plus_l[32 + i]) + u16::from(L[i]) + carry;
+        s_plus_l[32 + i] = v as u8;
+        carry = v >> 8;
+    }
+    out.push(format!("{input}.{}", b64::encode(&s_plus_l)));
+    for r in SMALL_ORDER.iter().take(4) {
+        let mut bad = sig;
+        bad[..32].copy_from_slice(r);
+        out.push(format!("{input}.{}", b64::encode(&bad)));
+    }
+    let mut flipped = sig;
+    flipped[10] ^= 0x04;
+    out.push(format!("{input}.{}", b64::encode(&flipped)));
+    out
+}
+
+/// The JS `Gate`'s answers for one bundle and context, on the given
+/// `ed25519` choice: `[decide, decideForPage]` by the plain methods on one
+/// gate and by the `...Async` methods on a fresh one, as JSON text.
+async fn answers(policy: &str, options: &str, ed25519: &str, token: Option<&str>, context: &str) -> [String; 4] {
+    use signalgate::js::Gate;
+    use wasm_bindgen::JsValue;
+    use wasm_bindgen_futures::JsFuture;
+    let options = serde_json::from_str::<serde_json::Value>(options).unwrap();
+    let mut options = options.as_object().unwrap().clone();
+    options.insert("ed25519".into(), ed25519.into());
+    let options = js_sys::JSON::parse(&serde_json::Value::Object(options).to_string()).unwrap();
+    let jwks = signalgate::bundle::SigningKey::from_seed(&super::portable::eval_cases::SEED, Some("golden"))
+        .public_jwks_json();
+    let bundle = token.map_or(JsValue::UNDEFINED, JsValue::from_str);
+    let ctx = || js_sys::JSON::parse(context).unwrap();
+    let text = |v: JsValue| String::from(js_sys::JSON::stringify(&v).unwrap());
+    let sync = Gate::new(policy, &jwks, options.clone()).unwrap();
+    let later = Gate::new(policy, &jwks, options).unwrap();
+    let full_async = JsFuture::from(later.decide_async(bundle.clone(), ctx())).await.unwrap();
+    let page_async = JsFuture::from(later.decide_for_page_async(bundle.clone(), ctx())).await.unwrap();
+    [
+        text(sync.decide(bundle.clone(), ctx())),
+        text(sync.decide_for_page(bundle, ctx())),
+        text(full_async),
+        text(page_async),
+    ]
+}
+
+/// On the golden vectors and on spoiled tokens: the `...Async` methods
+/// (WebCrypto where there is one) answer exactly as the plain ones, and
+/// every `ed25519` choice as `"wasm"`. Returns how many bundles were checked.
+pub async fn async_answers_as_sync() -> usize {
+    let all: serde_json::Value = serde_json::from_str(include_str!("../vectors/eval/all.json")).unwrap();
+    let mut checked = 0;
+    let mut check = |label: String, got: Vec<[String; 4]>| {
+        let reference = &got[0];
+        assert_eq!(reference[0], reference[2], "{label}: decideAsync differs from decide");
+        assert_eq!(reference[1], reference[3], "{label}: decideForPageAsync differs from decideForPage");
+        for other in &got[1..] {
+            assert_eq!(other, reference, "{label}: another ed25519 choice differs");
+        }
+        checked += 1;
+    };
+    for c in all["cases"].as_array().unwrap() {
+        let case: super::portable::eval_cases::Case = serde_json::from_value(c.clone()).unwrap();
+        if case.expected.get("policy_error").is_some() {
+            continue;
+        }
+        let policy = match &case.policy {
+            serde_json::Value::String(name) => all["policies"][name.as_str()].as_str().unwrap().to_string(),
+            doc => doc.to_string(),
+        };
+        let options = match &case.revocations {
+            Some(r) => serde_json::json!({ "audience": "signalgate", "revocations": r.to_string() }).to_string(),
+            None => r#"{"audience":"signalgate"}"#.to_string(),
+        };
+        let token = (!case.claims.is_null()).then(|| golden_token(&case));
+        let context = case.context.to_string();
+        let mut got = Vec::new();
+        for choice in ["wasm", "auto", "webcrypto"] {
+            got.push(answers(&policy, &options, choice, token.as_deref(), &context).await);
+        }
+        // The decision is the golden one, too.
+        let expected: serde_json::Value = serde_json::from_str(&got[0][0]).unwrap();
+        assert_eq!(expected, case.expected, "{}", case.name);
+        check(case.name.clone(), got);
+    }
+    let policy = include_str!("../../www/policy.json");
+    let context =
+        r#"{"now":1790000010,"purposes":["personalization"],"channel":"web","tenant":"demo-shop","scope":"web"}"#;
+    for (i, token) in spoiled_tokens().iter().enumerate() {
+        let mut got = Vec::new();
+        for choice in ["wasm", "auto", "webcrypto"] {
+            got.push(answers(policy, r#"{"audience":"signalgate"}"#, choice, Some(token), context).await);
+        }
+        let first: serde_json::Value = serde_json::from_str(&got[0][0]).unwrap();
+        let want = if i == 0 { None } else { Some("bad_signature") };
+        assert_eq!(first["error"]["code"].as_str(), want, "spoiled token #{i}");
+        check(format!("spoiled token #{i}"), got);
+    }
+    checked
+}
