@@ -44,6 +44,10 @@ test("the web ESM build loads from bytes (as in workerd or a bundler) and has no
   const gate = new web.Gate(POLICY, key.publicJwks, { audience: "signalgate" });
   const token = new sg.Signer(key.privateJwk).sign(JSON.stringify(claims({ n: 2 })));
   assert.equal(gate.decide(token, ctx).tier, "curated");
+  // The same decisions through WebCrypto (the ...Async methods), from a fresh gate.
+  const viaWebCrypto = new web.Gate(POLICY, key.publicJwks, { audience: "signalgate", ed25519: "webcrypto" });
+  assert.deepEqual(await viaWebCrypto.decideAsync(token, ctx), gate.decide(token, ctx));
+  assert.deepEqual(await viaWebCrypto.decideForPageAsync(token, ctx), gate.decideForPage(token, ctx));
 });
 
 test("type declarations ship with both builds", () => {
