@@ -6,6 +6,9 @@
 mod portable;
 
 use wasm_bindgen_test::wasm_bindgen_test;
+// As an ES module: the `js` build's JS snippets are ES modules (the Node
+// package, built with `js-signer`, has CommonJS ones).
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_node_experimental);
 
 portable_tests!(wasm_bindgen_test);
 
