@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createPrivateKey, sign as edSign } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, POLICY, claims, sg } from "./helpers.mjs";
 
@@ -137,6 +137,19 @@ test("spoiled bundles and odd arguments get the same answer on every path", asyn
   const contexts = [{ ...ctx, purposes: "oops" }, { ...ctx, extra: 1 }, { ...ctx, now: 1.5 }, { ...ctx, gpc: "yes" },
     { ...ctx, now: undefined }, null, undefined, "ctx", { purposes: ["personalization"] }];
   for (const context of contexts) await allPaths(make, good, context);
+});
+
+test("the fuzz seed corpus of bundles gets the same answer on every path", async () => {
+  const dir = join(ROOT, "fuzz", "seeds", "bundle_parse");
+  const ctx = { purposes: ["personalization"], channel: "web", tenant: "demo-shop", scope: "web" };
+  const make = (ed25519) => new sg.Gate(POLICY, GOLDEN.jwks, { audience: "signalgate", ed25519 });
+  const seeds = readdirSync(dir);
+  assert.ok(seeds.length >= 10, `only ${seeds.length} seeds`);
+  for (const name of seeds) {
+    const text = readFileSync(join(dir, name), "latin1");
+    await allPaths(make, text, ctx);
+    await allPaths(make, text.trim(), ctx);
+  }
 });
 
 test("a bundle revoked after it was cached is refused on every path", async () => {
