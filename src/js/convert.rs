@@ -20,6 +20,8 @@ use serde::ser::{self, Serialize};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
+use super::glue::sg_build;
+
 /// 2^53 - 1: larger integers are not exact as JS numbers.
 const MAX_SAFE: u64 = (1 << 53) - 1;
 
@@ -411,77 +413,6 @@ impl ser::SerializeStruct for Open<'_> {
     fn end(self) -> Result<(), Refused> {
         Open::end(self)
     }
-}
-
-// The builder of encoded values (`Ops`), the same function in the module
-// format of each build: CommonJS for the Node build (wasm-bindgen's Node
-// target loads it with require()), an ES module for the browser/workerd one.
-#[cfg(feature = "js-signer")]
-#[wasm_bindgen(inline_js = r#"module.exports.sgBuild = function sgBuild(text, ops, nums) {
-  const s = text.split("\u0000");
-  let p = 0;
-  let n = 0;
-  function value() {
-    const op = ops[p++];
-    const tag = op & 7;
-    if (tag === 0) return s[op >>> 3];
-    if (tag === 2) {
-      const o = {};
-      for (let i = op >>> 3; i > 0; i--) {
-        const key = s[ops[p++]];
-        o[key] = value();
-      }
-      return o;
-    }
-    if (tag === 1) {
-      const a = [];
-      for (let i = op >>> 3; i > 0; i--) a.push(value());
-      return a;
-    }
-    if (tag === 3) return nums[n++];
-    if (tag === 4) return null;
-    return tag === 5;
-  }
-  return value();
-};
-"#)]
-extern "C" {
-    #[wasm_bindgen(js_name = sgBuild)]
-    fn sg_build(text: &str, ops: &[u32], nums: &[f64]) -> JsValue;
-}
-
-#[cfg(not(feature = "js-signer"))]
-#[wasm_bindgen(inline_js = r#"export function sgBuild(text, ops, nums) {
-  const s = text.split("\u0000");
-  let p = 0;
-  let n = 0;
-  function value() {
-    const op = ops[p++];
-    const tag = op & 7;
-    if (tag === 0) return s[op >>> 3];
-    if (tag === 2) {
-      const o = {};
-      for (let i = op >>> 3; i > 0; i--) {
-        const key = s[ops[p++]];
-        o[key] = value();
-      }
-      return o;
-    }
-    if (tag === 1) {
-      const a = [];
-      for (let i = op >>> 3; i > 0; i--) a.push(value());
-      return a;
-    }
-    if (tag === 3) return nums[n++];
-    if (tag === 4) return null;
-    return tag === 5;
-  }
-  return value();
-}
-"#)]
-extern "C" {
-    #[wasm_bindgen(js_name = sgBuild)]
-    fn sg_build(text: &str, ops: &[u32], nums: &[f64]) -> JsValue;
 }
 
 /// `value` (a struct such as a `Decision`) as a JS value, in one call.

@@ -12,7 +12,7 @@ use super::convert::{self, Ops, Strings};
 use super::ed25519::{NodeVerifier, SubtleVerifier};
 use super::error::coded;
 use super::tokens::TokenCache;
-use super::FrozenContext;
+use super::LastContext;
 use crate::bundle::{
     strict, BundleError, Expectations, KeySet, PreparedBundle, Revocations, UnverifiedBundle, VerifiedBundle,
 };
@@ -65,8 +65,8 @@ pub(super) struct Inner {
     subtle: Option<SubtleVerifier>,
     strings: Strings,
     ops: Ops,
-    /// The last context, if frozen: not converted again.
-    context: FrozenContext,
+    /// The last context converted, not converted again when passed again.
+    context: LastContext,
 }
 
 /// A gate built once from a policy and a key set, reused for every decision.
@@ -152,7 +152,7 @@ impl Gate {
             subtle,
             strings: Strings::default(),
             ops: Ops::default(),
-            context: FrozenContext::default(),
+            context: LastContext::default(),
         };
         Ok(Gate { inner: Rc::new(RefCell::new(inner)) })
     }
@@ -184,8 +184,8 @@ impl Gate {
     /// Only what the policy's exposure rules let page code see.
     ///
     /// ```js
-    /// const ctx = Object.freeze({ purposes: Object.freeze(["personalization"]), channel: "web",
-    ///                             tenant: "demo-shop", scope: "web" }); // converted once
+    /// const ctx = { purposes: ["personalization"], channel: "web", tenant: "demo-shop", scope: "web" };
+    /// // Converted once: later calls with the same members reuse the conversion.
     /// const { tier, segments } = gate.decideForPage(cookie, ctx);
     /// ```
     #[wasm_bindgen(js_name = decideForPage, unchecked_return_type = "PageDecision")]

@@ -22,6 +22,7 @@ mod convert;
 pub mod ed25519;
 mod error;
 mod gate;
+mod glue;
 #[cfg(feature = "js-signer")]
 mod signer;
 mod tokens;
@@ -81,28 +82,35 @@ fn context(value: JsValue) -> Result<Context, String> {
     JsContext::read(value).map(|c| c.to_context())
 }
 
-/// The last context a gate converted, if JS cannot change it: an object
-/// frozen with `Object.freeze`, its `purposes` array frozen too. Passing
-/// that same object again skips the conversion (only the clock is read
-/// again, when it has no `now`).
+/// The last context a gate converted, so that the same context passed again
+/// is not converted again: the same object, if JS cannot change it (frozen
+/// with `Object.freeze`, its `purposes` array too: one `===`), or another
+/// plain object whose own members are all `===` to the ones converted
+/// (`purposes` element by element: one call to compare). Only a context
+/// that converted is kept, and only the clock is read again (when it has no
+/// `now`), so the result is always the conversion's.
 #[derive(Default)]
-struct FrozenContext {
-    last: Option<(JsValue, JsContext)>,
+struct LastContext {
+    /// The last converted context, with its object if that is frozen.
+    last: Option<(Option<JsValue>, JsContext)>,
+    /// The members of the last converted plain object (`sgSnapshot`).
+    snapshot: JsValue,
 }
 
-impl FrozenContext {
+impl LastContext {
     fn context(&mut self, value: JsValue) -> Result<Context, String> {
-        if let Some((js, c)) = &self.last {
-            if *js == value {
+        if let Some((frozen, c)) = &self.last {
+            let same_object = frozen.as_ref().is_some_and(|f| *f == value);
+            if same_object || glue::sg_same_context(&self.snapshot, &value) {
                 return Ok(c.to_context());
             }
         }
-        let frozen = deeply_frozen(&value);
+        self.last = None;
         let c = JsContext::read(value.clone())?;
         let ctx = c.to_context();
-        if frozen {
-            self.last = Some((value, c));
-        }
+        self.snapshot = glue::sg_snapshot(&value);
+        let frozen = deeply_frozen(&value).then_some(value);
+        self.last = Some((frozen, c));
         Ok(ctx)
     }
 }

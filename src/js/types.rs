@@ -32,8 +32,9 @@ export interface GateOptions {
 }
 
 /**
- * The request's context. Pass the same deeply frozen object (`Object.freeze`,
- * its `purposes` too) to have it converted once per gate, not on every call.
+ * The request's context. A context with the same members as the gate's last
+ * one (values `===`, `purposes` element by element), or the same deeply
+ * frozen object (`Object.freeze`, its `purposes` too), is not converted again.
  */
 export interface GateContext {
   /** Unix seconds; the clock when absent. */

@@ -212,3 +212,40 @@ test("a context changed between calls is read again; a frozen one may be kept", 
   assert.equal(gate.decide(token, bad).error.code, "bad_context");
   assert.equal(gate.decide(token, bad).error.code, "bad_context");
 });
+
+test("a gate that keeps its last context answers as a fresh gate, context after context", () => {
+  const t = Math.floor(Date.now() / 1000);
+  const token = sign(GOLDEN, claims({ n: 8, t }));
+  const base = { now: t, purposes: ["personalization"], channel: "web", tenant: "demo-shop", scope: "web" };
+  class Ctx { constructor() { Object.assign(this, base); } }
+  // A member with a getter that may be read once only.
+  const readOnce = (value) => {
+    const ctx = { ...base };
+    let reads = 0;
+    Object.defineProperty(ctx, "channel", { enumerable: true, get: () => { if (reads++) throw new Error("read twice"); return value; } });
+    return ctx;
+  };
+  const withGetter = Symbol("a getter read once");
+  const bare = Object.assign(Object.create(null), base);
+  const inherited = Object.assign(Object.create({ gpc: true }), base);
+  const contexts = [
+    base, { ...base }, { ...base, purposes: ["personalization"] }, { ...base, purposes: ["targeted_advertising"] },
+    { ...base, gpc: true }, { ...base, gpc: false }, { ...base, now: undefined }, { ...base, extra: 1 }, { ...base },
+    undefined, { ...base }, null, { ...base, purposes: ["personalization", "targeted_advertising"] },
+    { ...base, purposes: ["personalization"] }, { ...base, purposes: ["personalization", undefined] },
+    { ...base, purposes: "personalization" }, { ...base }, new Ctx(), { ...base }, bare, { ...base }, inherited,
+    { ...base }, withGetter, withGetter, withGetter, { ...base, now: t + 1 }, { ...base, now: t + 1.5 }, { ...base, now: t },
+    { ...base, tenant: "other-shop" }, { ...base }, Object.freeze({ ...base, purposes: Object.freeze(["personalization"]) }),
+    { ...base, scope: "app" }, { purposes: base.purposes, channel: "web", tenant: "demo-shop", scope: "web", now: t },
+  ];
+  for (const method of ["decide", "decideForPage"]) {
+    const kept = new sg.Gate(POLICY, GOLDEN.jwks, { audience: "signalgate" });
+    contexts.forEach((ctx, i) => {
+      const fresh = new sg.Gate(POLICY, GOLDEN.jwks, { audience: "signalgate" });
+      const [a, b] = ctx === withGetter ? [readOnce(i % 2 ? "web" : "email"), readOnce(i % 2 ? "web" : "email")] : [ctx, ctx];
+      assert.deepStrictEqual(kept[method](token, a), fresh[method](token, b), `${method} #${i}`);
+      fresh.free();
+    });
+    kept.free();
+  }
+});
