@@ -51,7 +51,7 @@ pub async fn serve(req: Request, env: &Env, ctx: &worker::Context) -> Result<Res
     let forwarded = Forwarded::from_exposed(&decision, &upstream);
     let resp = fetch_page(req, env, upstream_url.as_deref(), &forwarded).await?;
     let view = PageView::new(decision.tier, decision.segments, page.to_string());
-    finish(resp, view, personalised, plain_route)
+    finish(resp, view, personalised, plain_route).await
 }
 
 /// The fallback when serving through the gate failed: the page with the
@@ -59,7 +59,7 @@ pub async fn serve(req: Request, env: &Env, ctx: &worker::Context) -> Result<Res
 pub async fn serve_generic(req: Request, env: &Env) -> Result<Response> {
     let upstream = GateState::load(env).await.ok().and_then(|s| s.borrow().config.upstream.clone());
     let resp = fetch_page(req, env, upstream.as_deref(), &Forwarded::generic()).await?;
-    finish(resp, PageView::new(Tier::Generic, Vec::new(), GENERIC_JSON.to_string()), true, false)
+    finish(resp, PageView::new(Tier::Generic, Vec::new(), GENERIC_JSON.to_string()), true, false).await
 }
 
 /// The decision headers sent upstream, as the policy's upstream exposure allows.
@@ -151,7 +151,7 @@ fn js_error(e: JsValue) -> worker::Error {
 /// A plain page (`plain_route`, or `Sg-Markup: none` from its origin) is
 /// streamed unchanged but guarded against gate markup; the visitor never
 /// sees `Sg-Markup`.
-fn finish(resp: Response, view: PageView, personalised: bool, plain_route: bool) -> Result<Response> {
+async fn finish(resp: Response, view: PageView, personalised: bool, plain_route: bool) -> Result<Response> {
     let headers = resp.headers().clone();
     let declared_plain = headers.get(MARKUP_HEADER)?.is_some_and(|v| v.trim().eq_ignore_ascii_case("none"));
     headers.delete(MARKUP_HEADER)?;
@@ -167,7 +167,7 @@ fn finish(resp: Response, view: PageView, personalised: bool, plain_route: bool)
     }
     if plain_route || declared_plain {
         let resp: web_sys::Response = resp.with_headers(headers).into();
-        return Ok(Response::from(super::plain::guard(resp)));
+        return Ok(Response::from(super::plain::guard(resp).await.map_err(worker::Error::from)?));
     }
     // The filtered page is a different representation: no length, no validators.
     for h in ["Content-Length", "ETag", "Last-Modified"] {
