@@ -10,7 +10,7 @@
 // page: no serious or critical violation. Screenshots: build/screenshots/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, startWorker, originStack } from "./helpers.mjs";
 import { launch, visitor, shot, axe, axeResults, printAxe, share, ready, segmentsOnPage, pageDecision, waitText, TOKENS, SHOTS } from "./demo_shop_lib.mjs";
@@ -62,12 +62,22 @@ test("a new visitor: the shop is generic, nothing is ticked in advance, and no t
   assert.equal((await context.cookies()).find((c) => c.name === "sg_bundle"), undefined, "no bundle: nothing was sent");
 
   // Every product page, and the pages about the visitor's data, with nothing shared.
-  for (const slug of readdirSync(join(ROOT, "www", "products")).map((f) => f.replace(/\.html$/, ""))) {
-    await page.goto(`${w.url}/products/${slug}`);
+  const catalogue = JSON.parse(readFileSync(join(ROOT, "www", "products", "catalogue.json"), "utf8"));
+  for (const [slug, product] of Object.entries(catalogue)) {
+    await page.goto(`${w.url}/products/?id=${slug}`);
     await ready(page);
     assert.equal(await page.locator("h1").count(), 1);
-    await axe(page, `/products/${slug} (generic)`);
+    assert.equal(await page.textContent("h1"), product.name);
+    assert.equal(await page.title(), `${product.name} · Trailhead Outfitters`);
+    assert.equal(await page.locator("#product .specs li").count(), product.specs.length);
+    assert.equal(await page.getAttribute("#product .pic img", "alt"), `Illustration of the ${product.name}`);
+    assert.ok(await page.evaluate(() => document.querySelector("#product .pic img").decode().then(() => true, () => false)), `${slug}: its picture loads`);
+    await axe(page, `/products/?id=${slug} (generic)`);
   }
+  await page.goto(`${w.url}/products/?id=no-such-thing`);
+  await ready(page);
+  assert.equal(await page.textContent("h1"), "We could not find that product");
+  await axe(page, "/products/?id=no-such-thing (generic)");
   for (const path of ["/deals/", "/privacy", "/evidence"]) {
     await page.goto(`${w.url}${path}`);
     await ready(page);
@@ -140,7 +150,7 @@ test("sharing preferences: a curated home, explained, and the preference centre 
   }
   await axe(page, "/ (curated, why panel open)");
 
-  await page.goto(`${w.url}/products/tempo-carbon-racer`);
+  await page.goto(`${w.url}/products/?id=tempo-carbon-racer`);
   await ready(page);
   assert.equal((await pageDecision(page)).tier, "curated");
   assert.ok(await page.isVisible("h1:has-text('Tempo Carbon Racer')"));
@@ -148,7 +158,7 @@ test("sharing preferences: a curated home, explained, and the preference centre 
   await page.click("[data-demo-basket]");
   assert.match(await page.textContent("#basket-status"), /nothing is for sale/);
   await shot(page, "demo-shop-product");
-  await axe(page, "/products/tempo-carbon-racer (curated)");
+  await axe(page, "/products/?id=tempo-carbon-racer (curated)");
   assert.deepEqual(page.errors, []);
   await context.close();
 });

@@ -1,4 +1,4 @@
-// Shop pages (home, products, deals): the gate has already removed the
+// Shop pages (home, the product page, deals): the gate has already removed the
 // blocks this visitor's decision does not permit. This script explains the
 // decision ("Why am I seeing this?"), asks about preferences whose time is
 // running out, and, when the browser sends Global Privacy Control only
@@ -8,6 +8,8 @@ import { connect, pagePurposes, pageDecision, mountReconfirm, setStatus, ready }
 import { signalLabel, PURPOSE, SEGMENT, OUTCOME, withheldText, listJoin, purposeList, classRank, CLASS } from "./words.mjs";
 
 const purposes = pagePurposes();
+
+if (document.getElementById("product")) await (await import("./product.mjs")).showProduct();
 
 document.querySelector("[data-demo-basket]")?.addEventListener("click", () => {
   setStatus(document.getElementById("basket-status"), "This is a demo shop: nothing is for sale, so nothing was added.", "ok");
