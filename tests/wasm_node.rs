@@ -6,8 +6,8 @@
 mod portable;
 
 use wasm_bindgen_test::wasm_bindgen_test;
-// As an ES module: the `js` build's JS snippets are ES modules (the Node
-// package, built with `js-signer`, has CommonJS ones).
+// As an ES module: the JS snippet (src/js/glue.js) is an ES module (the Node
+// package's copy is made CommonJS by pkg-scripts/build).
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_node_experimental);
 
 portable_tests!(wasm_bindgen_test);
