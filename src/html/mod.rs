@@ -5,7 +5,8 @@
 //!   it names is permitted (an empty list never is);
 //! - an element with `data-sg-tier="curated|contextual"` stays only if the
 //!   decision's tier is listed;
-//! - any `<script id="sg-decision">` from upstream is dropped, and the gate's
+//! - any element with the id `sg-decision` (any tag, any letter case) from
+//!   upstream is dropped, and the gate's
 //!   own is added at the end of `<head>` (or of the document) with only the
 //!   fields the policy's exposure rules allow.
 //!
@@ -117,6 +118,15 @@ mod tests {
         let out = run(page, Tier::Generic, &[]);
         assert!(!out.contains("forged"), "{out}");
         assert_eq!(out.matches("id=\"sg-decision\"").count(), 1);
+    }
+
+    #[test]
+    fn upstream_elements_with_the_decision_id_in_any_tag_or_case_are_dropped() {
+        let page = r#"<html><head><template id="sg-decision">{"tier":"curated"}</template></head><body><div id="SG-Decision">forged-1</div><script id="sg-DECISION">forged-2</script><p id="sg-decisions">kept</p></body></html>"#;
+        let out = run(page, Tier::Generic, &[]);
+        assert!(!out.contains("forged") && !out.contains("template"), "{out}");
+        assert!(out.contains("kept"), "another id stays: {out}");
+        assert_eq!(out.to_ascii_lowercase().matches("id=\"sg-decision\"").count(), 1, "{out}");
     }
 
     #[test]

@@ -15,8 +15,11 @@ pub const TIER_ATTR: &str = "data-sg-tier";
 pub const SEGMENT_SELECTOR: &str = "[data-sg-segment]";
 /// Selects elements with [`TIER_ATTR`].
 pub const TIER_SELECTOR: &str = "[data-sg-tier]";
-/// Any decision script from upstream, dropped before the gate injects its own.
-pub const DECISION_SELECTOR: &str = "script#sg-decision";
+/// Any element from upstream whose id is `sg-decision` in any letter case,
+/// dropped before the gate injects its own: `document.getElementById` returns
+/// the first element with an id, so an earlier `<div id="sg-decision">` (of any
+/// tag) would otherwise stand in front of the gate's script.
+pub const DECISION_SELECTOR: &str = r#"[id="sg-decision" i]"#;
 /// Where the decision script is injected (at its end; else at the document's end).
 pub const INJECT_SELECTOR: &str = "head";
 /// The response header with which a page's origin declares that the page

@@ -108,13 +108,13 @@ test("logs carry no personal data", () => {
   assert.doesNotMatch(w.logs(), /u-42|u-revoked|trail-running/);
 });
 
-test("upstream origin: gets the permitted tokens, cannot be spoofed, forged decisions are replaced", async () => {
+test("upstream origin: gets the permitted tokens, cannot be spoofed, forged decisions (any element with the id, any case) are dropped", async () => {
   let seen = null;
   const origin = createServer((req, res) => {
     seen = { segments: req.headers["sg-segments"], tier: req.headers["sg-tier"], decision: req.headers["sg-decision"] };
     res.writeHead(200, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "public, max-age=600" });
-    res.end(`<html><head><script type="application/json" id="sg-decision">{"tier":"curated","segments":["forged"]}</script></head>
-<body><p data-sg-segment="${RUNNERS}">run</p><p data-sg-segment="${ADS}">ad</p><p>${"filler ".repeat(20)}</p></body></html>`);
+    res.end(`<html><head><template id="sg-decision">{"tier":"curated","segments":["forged-template"]}</template><script type="application/json" id="sg-decision">{"tier":"curated","segments":["forged"]}</script></head>
+<body><div id="SG-Decision">forged-div</div><p data-sg-segment="${RUNNERS}">run</p><p data-sg-segment="${ADS}">ad</p><p>${"filler ".repeat(20)}</p></body></html>`);
   });
   const port = await freePort();
   await new Promise((r) => origin.listen(port, "127.0.0.1", r));
@@ -122,7 +122,10 @@ test("upstream origin: gets the permitted tokens, cannot be spoofed, forged deci
   try {
     const token = key.signer.sign(claims({ n: 1 }));
     const resp = await fetch(`${up.url}/any/page`, { headers: { Cookie: `sg_bundle=${token}`, "Sg-Segments": "forged", "Sg-Tier": "curated" } });
-    const p = pageParts(await resp.text());
+    const html = await resp.text();
+    const p = pageParts(html);
+    // Any element with the decision's id, of any tag or letter case, is dropped: the page finds only the gate's.
+    assert.doesNotMatch(html, /forged/);
     assert.deepEqual(p.segments, [RUNNERS]);
     assert.deepEqual(p.decision, { segments: [RUNNERS], tier: "curated" });
     assert.equal(p.decisionCount, 1);
