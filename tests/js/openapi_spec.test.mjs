@@ -167,7 +167,7 @@ function routerRoutes() {
     if (op) return { kind: "subject", op: op[1] };
     if (/\bidentity::\w+\(/.test(body)) return { kind: "identity" };
     if (/\badmin::\w+\(/.test(body)) return { kind: "admin" };
-    if (/\bclear_session\(/.test(body)) return { kind: "session" };
+    if (/\b(clear_session|session::session)\(/.test(body)) return { kind: "session" };
     if (/\b(public|feed)\(/.test(body)) return { kind: "public" };
     return assert.fail(`an arm the test does not know: ${body.slice(0, 200)}`);
   };

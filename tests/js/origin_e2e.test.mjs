@@ -86,6 +86,35 @@ test("a browser's first capture creates its subject and session; the next page i
   assert.equal((await call(`${w.url}/v1/signals`)).status, 401);
 });
 
+test("POST /v1/session: a new browser's session before its first capture, then the same one; browsers only", async () => {
+  const fresh = await call(`${w.url}/v1/session`, { method: "POST", body: {} });
+  assert.equal(fresh.status, 200, fresh.text);
+  assert.equal(fresh.body.created, true);
+  assert.ok(fresh.cookies.sg_session, "the session cookie is set");
+  assert.ok(!fresh.cookies.sg_bundle, "no bundle: nothing was captured");
+  const cookie = cookieOf(fresh);
+  // Asked again with the cookie: the same subject, no new cookie.
+  const again = await call(`${w.url}/v1/session`, { method: "POST", cookie });
+  assert.deepEqual([again.status, again.body.subject_id, again.body.created], [200, fresh.body.subject_id, false]);
+  assert.equal(again.headers.getSetCookie().length, 0);
+  // Nothing is stored until the first capture, which lands in that subject.
+  const empty = await call(`${w.url}/v1/signals`, { cookie });
+  assert.deepEqual([empty.status, empty.body.subject_id, empty.body.signals.length], [200, fresh.body.subject_id, 0]);
+  const first = await call(`${w.url}/v1/signals`, { method: "POST", cookie, body: capture("interest", "hiking", "c-s") });
+  assert.deepEqual([first.status, first.body.subject_id], [201, fresh.body.subject_id]);
+  // Refused: a body with members, another site, an API key, another method.
+  const members = await call(`${w.url}/v1/session`, { method: "POST", body: { subject_id: "u-1" }, bad: true });
+  assert.equal(members.status, 400);
+  assert.match(members.body.detail, /subject_id/);
+  const crossSite = await call(`${w.url}/v1/session`, { method: "POST", body: {}, headers: { Origin: "https://evil.example" } });
+  assert.equal(crossSite.status, 403);
+  assert.equal(crossSite.headers.getSetCookie().length, 0);
+  const service = await call(`${w.url}/v1/session`, { method: "POST", body: {}, headers: await apiKey("demo-shop") });
+  assert.equal(service.status, 403);
+  const get = await call(`${w.url}/v1/session`);
+  assert.deepEqual([get.status, get.headers.get("allow")], [405, "POST"]);
+});
+
 test("browser writes must be JSON and same-origin", async () => {
   const first = await call(`${w.url}/v1/signals`, { method: "POST", body: capture("interest", "hiking", "c-x") });
   const cookie = cookieOf(first);

@@ -254,6 +254,40 @@ test("origin down, then its reply lost: retried with backoff under the same key,
   await ctx.close();
 });
 
+test("a new visitor's first capture, its reply lost: sent again with the session asked for first, one subject, recorded once", async () => {
+  const ctx = await newContext();
+  const page = await open(ctx);
+  // The origin records the very first capture, but its reply (and any cookie
+  // in it) never reaches the browser.
+  let lost = null;
+  await page.route("**/v1/signals", async (route) => {
+    if (route.request().method() !== "POST" || lost !== null) return route.fallback();
+    // (route.fetch shares the context's cookie jar: what its reply set is
+    // taken back, as a reply that never arrives sets nothing.)
+    const jar = await ctx.cookies();
+    const resp = await route.fetch();
+    lost = { status: resp.status(), body: await resp.json() };
+    await ctx.clearCookies();
+    await ctx.addCookies(jar);
+    return route.abort("connectionreset");
+  });
+  const r = await capture(page, choice("interest", "yoga", "c-first"));
+  assert.deepEqual([r.queued, r.problem?.code], [true, "network"]);
+  await delivered(page, [r.id]);
+  await page.unroute("**/v1/signals");
+  assert.equal(lost?.status, 201, "the origin had recorded the first attempt");
+  assert.equal(count(ctx.sent).get(r.id), 2, "sent twice under one key");
+
+  const list = await page.evaluate(() => window.sg.signals());
+  assert.equal(list.subject_id, lost.body.subject_id, "the second attempt reached the subject of the first");
+  assert.deepEqual(list.signals.map((x) => `${x.signal_type}=${x.value}@${x.version}`), ["interest=yoga@1"]);
+  assert.deepEqual((await ledgerCaptures(list.subject_id)).map((e) => `${e.change.signal_type}@${e.change.version}`), ["interest@1"]);
+  // Asked again (another page load), the session is the one the browser has.
+  const again = await page.evaluate(() => fetch("/v1/session", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" }).then((x) => x.json()));
+  assert.deepEqual([again.subject_id, again.created], [list.subject_id, false]);
+  await ctx.close();
+});
+
 test("two tabs capturing and flushing at once share one queue: every choice sent and recorded exactly once", async () => {
   const ctx = await newContext({ offline: true });
   const [a, b] = [await open(ctx), await open(ctx)];

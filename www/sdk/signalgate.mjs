@@ -258,6 +258,7 @@ class Signalgate {
     if (!e) return 0;
     let reply, err;
     try {
+      await this._ensureSession();
       reply = await this._fetch("POST", "/v1/signals", { body: e.body, key: e.key, keepalive: true });
     } catch (x) {
       err = x;
@@ -279,6 +280,19 @@ class Signalgate {
     await this._s(["queue", "done"], "readwrite", async (o) => { await o.del("queue", id); await o.put("done", d); });
     this._settled(d, e.body);
     return 0;
+  }
+
+  // A session before the first capture (POST /v1/session, once per page
+  // load; it answers the session the browser has, or starts one): a capture
+  // sent again after a lost reply then carries the cookie and reaches the
+  // same subject, whose idempotency key answers with the first reply.
+  // Unreachable or 5xx: the capture waits and is retried; any other refusal
+  // (an origin without the route) lets the capture go as before.
+  _ensureSession() {
+    return (this._sess ||= this._fetch("POST", "/v1/session", { body: {} }).then(
+      () => this._setSession(true),
+      (x) => { if (x.status === 0 || x.status >= 500) { this._sess = null; throw x; } },
+    ));
   }
 
   _settled(d, choice, remote) {
@@ -321,6 +335,7 @@ class Signalgate {
 
   // --- the bundle -----------------------------------------------------------
   _setSession(v) {
+    if (v === false) this._sess = null; // forgotten: the next capture asks for a session again
     if (this._session === v) return;
     this._session = v;
     this._s(["kv"], "readwrite", (o) => o.put("kv", v, "session")).catch(() => {});
@@ -512,6 +527,7 @@ class Signalgate {
 
   _reset() {
     this._session = false;
+    this._sess = null;
     this._expiring = [];
     if (this._bundle) {
       this._bundle = null;

@@ -20,6 +20,7 @@
 //! | `GET /v1/keys`, `GET /.well-known/jwks.json` | anyone | the public JWK Set |
 //! | `GET /v1/policy` | anyone | the policy |
 //! | `GET /v1/tenants/{tenant}/revocations?since=N` | anyone (the gates) | the revocation feed |
+//! | `POST /v1/session` | a browser | its session (a new one, with its cookie, before a first capture) |
 //! | `POST /v1/session/clear` | a browser | drop the session and bundle cookies |
 //! | `POST /v1/admin/api-keys` | admin | a new API key for a tenant, in a role |
 //! | `POST /v1/admin/api-keys/{key_id}/revoke?tenant=` | admin | retire an API key |
@@ -32,14 +33,17 @@
 //! A service presents `Authorization: Bearer <API key>`; the key's tenant is
 //! the only tenant it acts for, its role (the policy's `roles`) what it may
 //! do and see, and it names the subject. A browser acts for its own subject
-//! only, through the signed, HttpOnly session cookie; its first capture
-//! creates the subject and the session. Cookie-authenticated writes must be
+//! only, through the signed, HttpOnly session cookie: `POST /v1/session`
+//! starts one (the browser SDK does, before its first capture, so that a
+//! capture sent again after a lost reply reaches the same subject), or a
+//! first capture without one creates the subject and the session. Cookie-authenticated writes must be
 //! JSON and, when the browser says where it comes from (`Origin`), come from
 //! this origin.
 
 mod admin;
 mod http;
 mod identity;
+mod session;
 mod subject;
 
 use serde_json::json;
@@ -112,6 +116,7 @@ async fn route(
             public(&text, "application/json", "public, max-age=60")
         }
         ("GET", ["v1", "tenants", tenant, "revocations"]) => feed(env, config, tenant, url).await,
+        ("POST", ["v1", "session"]) => session::session(req, env, config, url).await,
         ("POST", ["v1", "session", "clear"]) => same_origin_json(req, url, false).and_then(|()| clear_session(url)),
         ("POST", ["v1", "signals"]) => subject_call(req, env, config, url, SubjectOp::Submit, None, None).await,
         ("POST", ["v1", "intake"]) => subject_call(req, env, config, url, SubjectOp::Intake, None, None).await,
@@ -199,6 +204,7 @@ async fn route(
             | ["v1", "identity", "merges", _, "approve" | "reject" | "split"]
             | ["v1", "admin", "api-keys"]
             | ["v1", "admin", "api-keys", _, "revoke"]
+            | ["v1", "session"]
             | ["v1", "session", "clear"]
             | ["v1", "admin", "subjects", _, "verify" | "restore" | "lock" | "unlock" | "maintain"]
             | ["v1", "admin", "subjects", _, "history" | "evidence" | "intake"]
