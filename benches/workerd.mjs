@@ -29,8 +29,17 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.le
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const BIG_PATH = "/bench/big"; // www/bench/big.html (assets drop the .html)
 // www/bench/plain.html: the big page without gate markup, as an origin renders it in
-// header-only mode; the gate serves it without the filter (SG_PLAIN_ROUTES).
+// header-only mode; the gate serves it without the filter (SG_PLAIN_ROUTES). Made
+// here from big.html (the same page less its data-sg-* attributes; a build output,
+// git-ignored), before the Workers start.
 const PLAIN_PATH = "/bench/plain";
+const big = readFileSync(join(ROOT, "www", "bench", "big.html"), "utf8");
+const plain = big
+  .replace(/ data-sg-[a-z]+="[^"]*"/g, "")
+  .replace("(benchmark page)", "(benchmark page, header-only)")
+  .replace(/<!-- A ~50 KB catalogue page[^>]*-->/, "<!-- The ~50 KB catalogue page of pkg-scripts/bench without gate markup (made from big.html by benches/workerd.mjs), as an origin renders it from the decision headers in header-only mode. -->");
+if (/data-sg-|sg-decision/i.test(plain)) throw new Error("www/bench/plain.html would still hold gate markup");
+writeFileSync(join(ROOT, "www", "bench", "plain.html"), plain);
 
 const key = newKey();
 const bundle = () => key.signer.sign(claims({ n: 16 }));
