@@ -5,7 +5,7 @@ use worker::{Env, Request, Response, Result};
 
 use super::super::config::OriginConfig;
 use super::super::protocol::CallReply;
-use crate::ledger::access::{session_cookie, session_cookie_value, ApiKey, Session};
+use crate::ledger::access::{new_subject_id, session_cookie, session_cookie_value, ApiKey, Session, SESSION_TTL};
 use crate::ledger::{LedgerError, MAX_BODY};
 use crate::model::policy::Role;
 use crate::serve::url::{host_of, query_param};
@@ -51,6 +51,21 @@ pub(crate) fn secure(url: &str) -> bool {
 
 pub(crate) fn cookie(name: &str, value: &str, max_age: i64, secure: bool) -> String {
     format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{}", if secure { "; Secure" } else { "" })
+}
+
+/// A session for a new subject of the tenant this request's host serves (a
+/// new visitor's first capture, or `POST /v1/session`).
+pub(crate) fn visitor_session(config: &OriginConfig, url: &str) -> std::result::Result<Session, LedgerError> {
+    let tenant =
+        config.tenant_for(&host_of(url)).ok_or(LedgerError::Forbidden { detail: "no tenant for this host".into() })?;
+    Ok(Session::new(tenant, &new_subject_id(&random::<16>()?), crate::clock::now()))
+}
+
+/// The `Set-Cookie` value that gives the browser `session`, or `None` when
+/// the session secret cannot sign.
+pub(crate) fn session_set_cookie(session: &Session, config: &OriginConfig, url: &str) -> Option<String> {
+    let sealed = session.seal(&config.session_secret)?;
+    Some(cookie(session_cookie(secure(url)), &sealed, SESSION_TTL.0, secure(url)))
 }
 
 /// The whole request body, refused above [`MAX_BODY`]: before reading when

@@ -15,10 +15,11 @@ use serde_json::json;
 use worker::{Env, Request, Response};
 
 use super::super::config::OriginConfig;
-use super::http::{body, cookie, json_response, principal, random, same_origin_json, secure, storage, Principal};
-use crate::ledger::access::{new_subject_id, session_cookie, Session, SESSION_TTL};
+use super::http::{
+    body, json_response, principal, same_origin_json, session_set_cookie, storage, visitor_session, Principal,
+};
+use crate::ledger::access::Session;
 use crate::ledger::LedgerError;
-use crate::serve::url::host_of;
 
 /// The browser's session: the one it has, or a new one with its cookie
 /// (`created`). Services name their subjects and get `403`.
@@ -50,11 +51,7 @@ pub(crate) async fn session(
         }
         Principal::Visitor => {
             same_origin_json(req, url, !text.trim().is_empty())?;
-            let tenant = config
-                .tenant_for(&host_of(url))
-                .ok_or(LedgerError::Forbidden { detail: "no tenant for this host".into() })?
-                .to_string();
-            (true, Session::new(&tenant, &new_subject_id(&random::<16>()?), now), true)
+            (true, visitor_session(config, url)?, true)
         }
     };
     let reply = json!({
@@ -64,10 +61,8 @@ pub(crate) async fn session(
     });
     let mut resp = json_response(200, &reply).map_err(storage)?;
     if set {
-        let sealed = session
-            .seal(&config.session_secret)
+        let header = session_set_cookie(&session, config, url)
             .ok_or(LedgerError::Config { detail: "the session secret cannot sign (SG_SESSION_SECRET)".into() })?;
-        let header = cookie(session_cookie(secure(url)), &sealed, SESSION_TTL.0, secure(url));
         resp.headers_mut().append("Set-Cookie", &header).map_err(storage)?;
     }
     Ok(resp)

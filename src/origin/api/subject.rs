@@ -11,13 +11,13 @@ use worker::{Env, Request, Response};
 use super::super::config::OriginConfig;
 use super::super::protocol::{CallReply, DirectoryCall, SubjectCall, SubjectOp, WebhookAction};
 use super::http::{
-    body, cookie, ident_param, json_response, permit, principal, random, role, same_origin_json, secure, storage,
-    Principal,
+    body, cookie, ident_param, json_response, permit, principal, role, same_origin_json, secure, session_set_cookie,
+    storage, visitor_session, Principal,
 };
-use crate::ledger::access::{new_subject_id, session_cookie, Session, SESSION_TTL};
+use crate::ledger::access::{session_cookie, Session};
 use crate::ledger::evidence::Window;
 use crate::ledger::{bundle_request, same_subject, subject_in, ActorType, LedgerError};
-use crate::serve::url::{host_of, query_param};
+use crate::serve::url::query_param;
 use crate::serve::BUNDLE_COOKIE;
 
 type Answer = std::result::Result<Response, LedgerError>;
@@ -123,12 +123,9 @@ pub(crate) async fn subject_call(
                 });
             }
             same_origin_json(req, url, true)?;
-            let tenant = config
-                .tenant_for(&host_of(url))
-                .ok_or(LedgerError::Forbidden { detail: "no tenant for this host".into() })?
-                .to_string();
-            let subject = new_subject_id(&random::<16>()?);
-            new_session = Some(Session::new(&tenant, &subject, crate::clock::now()));
+            let session = visitor_session(config, url)?;
+            let (tenant, subject) = (session.tenant.clone(), session.subject.clone());
+            new_session = Some(session);
             (tenant, subject.clone(), ActorType::Subject, subject)
         }
     };
@@ -169,8 +166,8 @@ pub(crate) async fn subject_call(
     // Cookies are for browsers: a server with an API key gets the bundle in
     // the body only.
     if reply.status < 400 && browser {
-        if let Some(session) = new_session.and_then(|s| s.seal(&config.session_secret)) {
-            set(headers, cookie(session_cookie(secure(url)), &session, SESSION_TTL.0, secure(url)))?;
+        if let Some(header) = new_session.and_then(|s| session_set_cookie(&s, config, url)) {
+            set(headers, header)?;
         }
         let token = reply.body.get("bundle").and_then(|b| b.get("token")).and_then(|t| t.as_str());
         let expires = reply.body.get("bundle").and_then(|b| b.get("expires_at")).and_then(|t| t.as_i64());
