@@ -27,15 +27,28 @@ const S = 0x73;
 // pages stream through the check.
 const WHOLE_UP_TO = 256 * 1024;
 
+// What the search needs from the markers, made once per isolate (the
+// markers are constants; they are compared in case another list comes).
+let prepared = null;
+function prepare(markers) {
+  const key = markers.join("\0");
+  if (prepared?.key === key) return prepared;
+  const offsets = markers.map((m) => m.toLowerCase().indexOf("sg-"));
+  prepared = {
+    key,
+    found: new RegExp(markers.map(escape).join("|"), "i"),
+    longest: Math.max(...markers.map((m) => m.length)),
+    probed: offsets.every((o) => o >= 0),
+    before: Math.max(...offsets),
+    after: Math.max(...markers.map((m, i) => m.length - offsets[i])),
+  };
+  return prepared;
+}
+
 /** Resolves to the guarded response. */
 export async function guardPlain(response, markers) {
   if (response.body === null) return response;
-  const found = new RegExp(markers.map(escape).join("|"), "i");
-  const longest = Math.max(...markers.map((m) => m.length));
-  const offsets = markers.map((m) => m.toLowerCase().indexOf("sg-"));
-  const probed = offsets.every((o) => o >= 0);
-  const before = Math.max(...offsets);
-  const after = Math.max(...markers.map((m, i) => m.length - offsets[i]));
+  const { found, longest, probed, before, after } = prepare(markers);
   const text = (bytes) => String.fromCharCode.apply(null, bytes);
   const names = (bytes) => {
     if (!probed) return found.test(new TextDecoder().decode(bytes));
